@@ -1,0 +1,1 @@
+"""Settings and pinned versions shared by every part of the pipeline."""

@@ -1,0 +1,113 @@
+"""One frozen settings object, read once from `.env` and the environment.
+
+The variable names are the ones docker-compose.yml sets, so the same code runs in local mode and in
+containers; only the values differ (`127.0.0.1:9092` here, `broker:29092` inside the Compose network).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+
+
+def _str(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip() or default
+
+
+def host_port(address: str, default_port: int) -> tuple[str, int]:
+    """Split `host:port` (the first of a comma-separated list)."""
+    first = address.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    if not host:
+        return first, default_port
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap_servers: str
+    schema_registry_url: str
+    cassandra_host: str
+    cassandra_port: int
+    cassandra_local_dc: str
+    cassandra_username: str | None
+    cassandra_password: str | None
+    spark_master_url: str
+    spark_master_webui_port: int
+    spark_worker_webui_port: int
+    spark_worker_cores: int
+    spark_worker_memory: str
+    kafka_controller_port: int
+    registry_management_port: int
+    cassandra_storage_port: int
+    cassandra_jmx_port: int
+    kafka_heap: str
+    cassandra_heap: str
+    registry_heap: str
+    spark_daemon_heap: str
+    local_dir: Path
+
+    @property
+    def kafka_port(self) -> int:
+        return host_port(self.kafka_bootstrap_servers, 9092)[1]
+
+    @property
+    def registry_port(self) -> int:
+        return urlparse(self.schema_registry_url).port or 80
+
+    @property
+    def spark_master_port(self) -> int:
+        return urlparse(self.spark_master_url).port or 7077
+
+    @property
+    def spark_master_ui_url(self) -> str:
+        host = urlparse(self.spark_master_url).hostname
+        return f"http://{host}:{self.spark_master_webui_port}"
+
+
+def load_settings(env_file: Path | None = None) -> Settings:
+    """Read `.env` (values already in the environment win) and build the settings."""
+    load_dotenv(env_file or PROJECT_ROOT / ".env", override=False)
+    local_dir = Path(_str("PIPELINE_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
+    if not local_dir.is_absolute():
+        local_dir = PROJECT_ROOT / local_dir
+    return Settings(
+        kafka_bootstrap_servers=_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        schema_registry_url=_str("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7").rstrip("/"),
+        cassandra_host=_str("CASSANDRA_HOST", "127.0.0.1"),
+        cassandra_port=_int("CASSANDRA_PORT", 9042),
+        cassandra_local_dc=_str("CASSANDRA_LOCAL_DC", "datacenter1"),
+        cassandra_username=os.environ.get("CASSANDRA_USERNAME") or None,
+        cassandra_password=os.environ.get("CASSANDRA_PASSWORD") or None,
+        spark_master_url=_str("SPARK_MASTER_URL", "spark://127.0.0.1:7077"),
+        spark_master_webui_port=_int("SPARK_MASTER_WEBUI_PORT", 8080),
+        spark_worker_webui_port=_int("SPARK_WORKER_WEBUI_PORT", 8082),
+        spark_worker_cores=_int("SPARK_WORKER_CORES", 2),
+        spark_worker_memory=_str("SPARK_WORKER_MEMORY", "2g"),
+        kafka_controller_port=_int("KAFKA_CONTROLLER_PORT", 9093),
+        registry_management_port=_int("REGISTRY_MANAGEMENT_PORT", 9000),
+        cassandra_storage_port=_int("CASSANDRA_STORAGE_PORT", 7000),
+        cassandra_jmx_port=_int("CASSANDRA_JMX_PORT", 7199),
+        kafka_heap=_str("KAFKA_HEAP", "512m"),
+        cassandra_heap=_str("CASSANDRA_HEAP", "1g"),
+        registry_heap=_str("REGISTRY_HEAP", "256m"),
+        spark_daemon_heap=_str("SPARK_DAEMON_HEAP", "256m"),
+        local_dir=local_dir,
+    )

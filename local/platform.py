@@ -1,0 +1,244 @@
+"""The local-mode commands: `up`, `status`, `logs`, `down`.
+
+`up` checks the host (Java 17, Maven, disk, ports), fetches what is missing, then starts the engines
+under supervisord in dependency order and waits for each to answer its own protocol.
+"""
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from config.settings import PROJECT_ROOT, Settings, load_settings
+from config.versions import Versions, load_versions
+from local import configs, resolve
+from local.errors import LocalModeError
+from local.java import JavaRuntime, find_java17
+from local.paths import LocalPaths
+from local.ports import holder, port_free
+from local.services import SERVICE_NAMES, Service, all_services, kafka_tool_command, spark_home
+from local.supervisor import DEAD_STATES, Supervisor
+
+FIRST_RUN_DISK_GB = 4
+DISK_GB = 1
+ORPHAN_KILL_WAIT_S = 15
+
+
+@dataclass(frozen=True)
+class Platform:
+    settings: Settings
+    versions: Versions
+    paths: LocalPaths
+
+    @classmethod
+    def load(cls) -> Platform:
+        settings = load_settings()
+        return cls(settings=settings, versions=load_versions(), paths=LocalPaths(settings.local_dir))
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.paths)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    with path.open(errors="replace") as handle:
+        return "".join(deque(handle, maxlen=lines))
+
+
+def _check_disk(paths: LocalPaths) -> None:
+    first_run = not any(paths.classpaths.glob("*.txt"))
+    need = FIRST_RUN_DISK_GB if first_run else DISK_GB
+    free_gb = shutil.disk_usage(paths.root).free / 1e9
+    if free_gb < need:
+        raise LocalModeError(f"only {free_gb:.1f} GB free under {paths.root}; local mode needs {need} GB. Free some disk space.")
+
+
+def _check_spark_version(versions: Versions) -> None:
+    import pyspark
+
+    if pyspark.__version__ != versions.spark:
+        raise LocalModeError(
+            f"pyspark {pyspark.__version__} is installed but versions.env pins Spark {versions.spark}: "
+            f"run `pip install pyspark=={versions.spark}` (or `python main.py up`, which installs requirements)."
+        )
+
+
+def write_spark_defaults(paths: LocalPaths) -> Path:
+    """Hand the connector jars to every `spark-submit` of this environment, so the job is submitted exactly
+    as in Compose (`spark-submit --master spark://... spark/spark_streaming.py`) and nothing resolves at submit time."""
+    home = spark_home()
+    jars = resolve.spark_connector_jars(paths, home)
+    conf_dir = home / "conf"
+    conf_dir.mkdir(exist_ok=True)
+    target = conf_dir / "spark-defaults.conf"
+    target.write_text(
+        "# Written by `python main.py up` (local/platform.py): the connector jars resolved into .local/.\n"
+        f"spark.jars {','.join(str(j) for j in jars)}\n"
+    )
+    return target
+
+
+def _format_kafka_storage(platform: Platform, java: JavaRuntime) -> None:
+    """KRaft storage is formatted once; later starts reuse it (and its records)."""
+    data = platform.paths.data / "kafka"
+    if (data / "meta.properties").exists():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cmd = kafka_tool_command(
+        platform.paths, java, "kafka.tools.StorageTool",
+        "format", "--standalone", "-t", cluster_id, "-c", str(platform.paths.conf / "kafka-server.properties"),
+    )  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise LocalModeError(f"formatting Kafka storage in {data} failed:\n{done.stdout}{done.stderr}")
+
+
+def _check_ports(platform: Platform, services: list[Service], running: dict[str, dict]) -> None:
+    for service in services:
+        if running.get(service.name, {}).get("statename") == "RUNNING":
+            continue
+        for port in service.ports:
+            if not port_free(port):
+                raise LocalModeError(
+                    f"port {port} ({service.name}) is already in use by {holder(port)}: stop that process, "
+                    f"or set another port in .env."
+                )
+
+
+def _died(platform: Platform, name: str, state: str) -> LocalModeError:
+    log = platform.paths.log_file(name)
+    return LocalModeError(f"{name} died while starting (state {state}). Last lines of {log}:\n{tail(log)}")
+
+
+def _wait_ready(platform: Platform, service: Service, started_at: float) -> None:
+    deadline = started_at + service.ready_timeout_s
+    reason = "not probed yet"
+    while time.monotonic() < deadline:
+        state = platform.supervisor.info(service.name)["statename"]
+        if state in DEAD_STATES:
+            raise _died(platform, service.name, state)
+        reason = service.probe(platform.settings)
+        if reason is None:
+            return
+        time.sleep(1)
+    log = platform.paths.log_file(service.name)
+    raise LocalModeError(
+        f"{service.name} did not become ready within {service.ready_timeout_s} s ({reason}). "
+        f"Last lines of {log}:\n{tail(log)}"
+    )
+
+
+def prepare(platform: Platform) -> tuple[JavaRuntime, list[Service]]:
+    """Everything `up` needs before starting a process: checks, downloads, configs."""
+    platform.paths.make()
+    _check_disk(platform.paths)
+    _check_spark_version(platform.versions)
+    java = find_java17()
+    resolve.resolve_all(platform.paths, java, platform.versions)
+    configs.write_configs(platform.settings, platform.paths)
+    write_spark_defaults(platform.paths)
+    services = all_services(platform.settings, platform.paths, java, platform.versions)
+    for service in services:
+        service.write_argfile()
+    return java, services
+
+
+def up(platform: Platform) -> None:
+    java, services = prepare(platform)
+    supervisor = platform.supervisor
+    running = supervisor.all_info()
+    _check_ports(platform, services, running)
+    _format_kafka_storage(platform, java)
+    supervisor.start_daemon(services)
+
+    started: dict[str, float] = {}
+    pending = list(services)
+    ready: set[str] = set()
+    # Start every service whose prerequisites are ready, then wait for the earliest started.
+    while pending or len(ready) < len(services):
+        for service in [s for s in pending if all(a in ready for a in s.after)]:
+            supervisor.start(service.name)
+            started[service.name] = time.monotonic()
+            pending.remove(service)
+        waiting = [s for s in services if s.name in started and s.name not in ready]
+        if not waiting:
+            raise LocalModeError(f"cannot order services: {[s.name for s in pending]} wait on each other")
+        service = waiting[0]
+        _wait_ready(platform, service, started[service.name])
+        ready.add(service.name)
+        print(f"  {service.name:<13} ready   {service.address}", flush=True)
+
+
+def _uptime(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s"
+
+
+def status_rows(platform: Platform) -> list[dict]:
+    """One row per service: state (up = running and answering its probe), address, pid, uptime."""
+    info = platform.supervisor.all_info()
+    rows = []
+    for service in described_services(platform):
+        proc = info.get(service.name, {})
+        running = proc.get("statename") == "RUNNING"
+        reason = service.probe(platform.settings) if running else None
+        rows.append(
+            {
+                "service": service.name,
+                "state": "up" if running and reason is None else ("starting" if running else "down"),
+                "address": service.address,
+                "pid": proc.get("pid") if running else None,
+                "uptime": _uptime(proc["now"] - proc["start"]) if running else None,
+                "detail": reason or ("" if running else proc.get("statename", "not started").lower()),
+            }
+        )
+    return rows
+
+
+def described_services(platform: Platform) -> list[Service]:
+    """The services as `up` would start them, for display; nothing is written or run."""
+    java = JavaRuntime(home=Path("java"), major=0)
+    try:
+        return all_services(platform.settings, platform.paths, java, platform.versions)
+    except LocalModeError:
+        raise LocalModeError("local mode was never set up here: run `python main.py up` first.") from None
+
+
+def our_java_processes() -> list[psutil.Process]:
+    """JVMs started from this project (their command line names the project folder)."""
+    root = str(PROJECT_ROOT)
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if cmdline and Path(cmdline[0]).name == "java" and any(root in arg for arg in cmdline):
+            found.append(proc)
+    return found
+
+
+def down(platform: Platform) -> list[str]:
+    """Stop every service in reverse start order, then supervisord; kill any JVM of ours left behind."""
+    supervisor = platform.supervisor
+    stopped = []
+    if supervisor.running():
+        info = supervisor.all_info()
+        for name in reversed(SERVICE_NAMES):
+            if name in info and info[name]["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
+                supervisor.stop(name)
+                stopped.append(name)
+        supervisor.shutdown()
+    leftovers = our_java_processes()
+    for proc in leftovers:
+        proc.terminate()
+    _, alive = psutil.wait_procs(leftovers, timeout=ORPHAN_KILL_WAIT_S)
+    for proc in alive:
+        proc.kill()
+    return stopped

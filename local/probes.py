@@ -1,0 +1,77 @@
+"""Readiness probes: each asks the engine itself, through its real client, whether it serves.
+
+Every probe returns None when ready, or a short reason when not, and never blocks longer than its timeout.
+"""
+from __future__ import annotations
+
+import logging
+
+import requests
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def kafka_ready(settings: Settings, timeout: float = 3.0) -> str | None:
+    """A metadata request answered by the broker."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except Exception as exc:  # KafkaException on timeout: not ready yet
+        return f"no metadata: {exc}"
+    return None if metadata.brokers else "no broker in metadata"
+
+
+def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
+    """A GET on the Confluent-compatible API."""
+    try:
+        response = requests.get(f"{settings.schema_registry_url}/subjects", timeout=timeout)
+    except requests.RequestException as exc:
+        return f"no answer: {exc.__class__.__name__}"
+    return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+def cassandra_ready(settings: Settings, timeout: float = 5.0) -> str | None:
+    """`SELECT release_version FROM system.local` over the native protocol."""
+    from cassandra.cluster import Cluster, NoHostAvailable
+
+    cluster = Cluster(
+        [settings.cassandra_host], port=settings.cassandra_port, connect_timeout=timeout, control_connection_timeout=timeout
+    )
+    try:
+        session = cluster.connect()
+        row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
+        return None if row and row.release_version else "no release_version"
+    except (NoHostAvailable, OSError) as exc:
+        return f"not serving CQL: {exc.__class__.__name__}"
+    except Exception as exc:  # driver timeouts and errors while the node bootstraps
+        return f"not ready: {exc.__class__.__name__}"
+    finally:
+        cluster.shutdown()
+
+
+def _spark_master_json(settings: Settings, timeout: float) -> dict | str:
+    try:
+        response = requests.get(f"{settings.spark_master_ui_url}/json/", timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+    except (requests.RequestException, ValueError) as exc:
+        return f"no answer: {exc.__class__.__name__}"
+
+
+def spark_master_ready(settings: Settings, timeout: float = 3.0) -> str | None:
+    state = _spark_master_json(settings, timeout)
+    if isinstance(state, str):
+        return state
+    return None if state.get("status") == "ALIVE" else f"master status {state.get('status')}"
+
+
+def spark_worker_ready(settings: Settings, timeout: float = 3.0) -> str | None:
+    """The master's JSON shows at least one alive worker."""
+    state = _spark_master_json(settings, timeout)
+    if isinstance(state, str):
+        return state
+    return None if state.get("aliveworkers", 0) >= 1 else "no alive worker registered"

@@ -1,0 +1,207 @@
+"""The services of local mode: how each one starts, where it listens, how readiness is probed.
+
+Commands are plain argv lists; JVM options and classpaths go into `@argfiles` under `.local/conf/` so
+process listings stay readable and supervisord's config stays short.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from config.settings import Settings
+from config.versions import Versions
+from local import configs, probes, resolve
+from local.java import JavaRuntime
+from local.paths import LocalPaths
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    address: str
+    command: list[str]
+    ports: tuple[int, ...]
+    probe: Callable[[Settings], str | None]
+    ready_timeout_s: int
+    after: tuple[str, ...] = ()  # started only once these are ready
+    env: dict[str, str] = field(default_factory=dict)
+    stop_wait_s: int = 30
+    jvm_args: tuple[Path, list[str]] | None = None  # an @argfile the command names, written by `write_argfile`
+
+    def write_argfile(self) -> None:
+        if self.jvm_args:
+            path, args = self.jvm_args
+            path.write_text("\n".join(f'"{a}"' if " " in a else a for a in args) + "\n")
+
+
+def spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def _argfile(paths: LocalPaths, name: str) -> Path:
+    return paths.conf / f"{name}.jvm-args"
+
+
+def _cp(jars: list[Path]) -> str:
+    return ":".join(str(j) for j in jars)
+
+
+def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+    jvm = [
+        f"-Xms{settings.kafka_heap}",
+        f"-Xmx{settings.kafka_heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={paths.conf / 'kafka-log4j2.properties'}",
+        f"-Dkafka.logs.dir={paths.logs}",
+        "-cp",
+        _cp(resolve.classpath(paths, "kafka")),
+    ]
+    return Service(
+        name="kafka",
+        address=settings.kafka_bootstrap_servers,
+        command=[str(java.java), f"@{_argfile(paths, 'kafka')}", "kafka.Kafka", str(paths.conf / "kafka-server.properties")],
+        ports=(settings.kafka_port, settings.kafka_controller_port),
+        probe=probes.kafka_ready,
+        ready_timeout_s=90,
+        jvm_args=(_argfile(paths, "kafka"), jvm),
+    )
+
+
+def kafka_tool_command(paths: LocalPaths, java: JavaRuntime, main_class: str, *args: str) -> list[str]:
+    """A Kafka CLI tool (what the distribution's bin/*.sh scripts run) on the broker's classpath."""
+    jvm = ["-Xmx256m", f"-Dlog4j2.configurationFile={paths.conf / 'kafka-log4j2.properties'}", "-cp", _cp(resolve.classpath(paths, "kafka"))]
+    return [str(java.java), *jvm, main_class, *args]
+
+
+def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, versions: Versions) -> Service:
+    jvm = [f"-Xmx{settings.registry_heap}", "-XX:+UseSerialGC", "-jar", str(resolve.registry_runner(paths, versions))]
+    return Service(
+        name="registry",
+        address=settings.schema_registry_url,
+        command=[str(java.java), f"@{_argfile(paths, 'registry')}"],
+        ports=(settings.registry_port, settings.registry_management_port),
+        probe=probes.registry_ready,
+        ready_timeout_s=120,
+        after=("kafka",),
+        jvm_args=(_argfile(paths, "registry"), jvm),
+        env={
+            "QUARKUS_HTTP_HOST": "127.0.0.1",
+            "QUARKUS_HTTP_PORT": str(settings.registry_port),
+            "QUARKUS_MANAGEMENT_HOST": "127.0.0.1",
+            "QUARKUS_MANAGEMENT_PORT": str(settings.registry_management_port),
+            # Schemas and their ids live in a Kafka topic, so they survive restarts.
+            "APICURIO_STORAGE_KIND": "kafkasql",
+            "APICURIO_KAFKASQL_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        },
+    )
+
+
+def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+    jars = resolve.classpath(paths, "cassandra")
+    jamm = next((j for j in jars if j.name.startswith("jamm-")), None)
+    jvm = [
+        f"-Xms{settings.cassandra_heap}",
+        f"-Xmx{settings.cassandra_heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=300",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Xss256k",
+        "-XX:+AlwaysPreTouch",
+        "-XX:+PerfDisableSharedMem",
+        "-Djava.net.preferIPv4Stack=true",
+        *configs.CASSANDRA_JAVA17_FLAGS,
+        *([f"-javaagent:{jamm}"] if jamm else []),
+        f"-Dcassandra.config=file://{paths.conf / 'cassandra.yaml'}",
+        f"-Dcassandra.storagedir={paths.data / 'cassandra'}",
+        f"-Dcassandra.logdir={paths.logs}",
+        "-Dcassandra-foreground=yes",
+        f"-Dcassandra.jmx.local.port={settings.cassandra_jmx_port}",
+        f"-Dlogback.configurationFile={paths.conf / 'cassandra-logback.xml'}",
+        "-cp",
+        _cp(jars),
+    ]
+    return Service(
+        name="cassandra",
+        address=f"{settings.cassandra_host}:{settings.cassandra_port}",
+        command=[str(java.java), f"@{_argfile(paths, 'cassandra')}", "org.apache.cassandra.service.CassandraDaemon"],
+        ports=(settings.cassandra_port, settings.cassandra_storage_port, settings.cassandra_jmx_port),
+        probe=probes.cassandra_ready,
+        ready_timeout_s=240,
+        stop_wait_s=60,
+        jvm_args=(_argfile(paths, "cassandra"), jvm),
+    )
+
+
+def _spark_env(settings: Settings, java: JavaRuntime) -> dict[str, str]:
+    return {
+        "SPARK_HOME": str(spark_home()),
+        "JAVA_HOME": str(java.home),
+        # The web UIs bind to SPARK_LOCAL_IP (0.0.0.0 otherwise).
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_DAEMON_MEMORY": settings.spark_daemon_heap,
+        # Executors run Python from the project's own environment.
+        "PYSPARK_PYTHON": sys.executable,
+    }
+
+
+def spark_master(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+    cmd = [
+        str(spark_home() / "bin" / "spark-class"),
+        "org.apache.spark.deploy.master.Master",
+        "--host", "127.0.0.1",
+        "--port", str(settings.spark_master_port),
+        "--webui-port", str(settings.spark_master_webui_port),
+    ]  # fmt: skip
+    return Service(
+        name="spark-master",
+        address=f"{settings.spark_master_url} (UI {settings.spark_master_ui_url})",
+        command=cmd,
+        ports=(settings.spark_master_port, settings.spark_master_webui_port),
+        probe=probes.spark_master_ready,
+        ready_timeout_s=60,
+        env=_spark_env(settings, java),
+    )
+
+
+def spark_worker(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+    cmd = [
+        str(spark_home() / "bin" / "spark-class"),
+        "org.apache.spark.deploy.worker.Worker",
+        "--host", "127.0.0.1",
+        "--cores", str(settings.spark_worker_cores),
+        "--memory", settings.spark_worker_memory,
+        "--webui-port", str(settings.spark_worker_webui_port),
+        "--work-dir", str(paths.data / "spark" / "work"),
+        settings.spark_master_url,
+    ]  # fmt: skip
+    return Service(
+        name="spark-worker",
+        address=f"127.0.0.1 (UI http://127.0.0.1:{settings.spark_worker_webui_port})",
+        command=cmd,
+        ports=(settings.spark_worker_webui_port,),
+        probe=probes.spark_worker_ready,
+        ready_timeout_s=60,
+        after=("spark-master",),
+        env=_spark_env(settings, java),
+    )
+
+
+def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, versions: Versions) -> list[Service]:
+    """In start order; `after` says which must be ready before a service starts."""
+    return [
+        kafka(settings, paths, java),
+        cassandra(settings, paths, java),
+        spark_master(settings, paths, java),
+        registry(settings, paths, java, versions),
+        spark_worker(settings, paths, java),
+    ]
+
+
+SERVICE_NAMES = ("kafka", "cassandra", "spark-master", "registry", "spark-worker")

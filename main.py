@@ -1,0 +1,132 @@
+"""The pipeline's one entry point.
+
+    python3 main.py up              # first run: creates .venv, installs requirements, fetches the engines
+    python3 main.py status [--json]
+    python3 main.py logs SERVICE [-n 50] [-f]
+    python3 main.py down
+    python3 main.py test [PYTEST ARGS]
+
+Run with any Python 3.11: the first part of this file uses only the standard library and re-runs the
+command inside the project's own virtualenv (`.venv/`), installing requirements when they change.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".requirements.sha256"
+
+
+def _requirements_digest(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv(dev: bool) -> None:
+    """Create `.venv` and install requirements (dev ones for `test`) when missing or changed."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"error: Python 3.11+ is required (this is {sys.version.split()[0]}).")
+    files = [ROOT / "requirements.txt"] + ([ROOT / "requirements-dev.txt"] if dev else [])
+    wanted = _requirements_digest(files)
+    installed = STAMP.read_text().split() if STAMP.exists() else []
+    if VENV_PYTHON.exists() and (wanted in installed or (not dev and installed and installed[0] == wanted)):
+        return
+    if not VENV_PYTHON.exists():
+        print(f"creating virtualenv {VENV} ...", flush=True)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            sys.exit(f"error: could not create {VENV} ({exc}); on Debian/Ubuntu install python3-venv.")
+    print(f"installing {' + '.join(f.name for f in files)} into .venv ...", flush=True)
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if subprocess.run([*pip, "-r", str(files[-1])]).returncode != 0:
+        sys.exit("error: pip could not install the requirements (see its message above).")
+    STAMP.write_text(wanted if not dev else f"{_requirements_digest(files[:1])} {wanted}")
+
+
+def reexec_in_venv(argv: list[str]) -> None:
+    in_venv = Path(sys.prefix).resolve() == VENV.resolve()
+    dev = bool(argv) and argv[0] == "test"
+    ensure_venv(dev)
+    if not in_venv:
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "main.py"), *argv])
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="main.py", description="Kafka -> Spark -> Cassandra log pipeline, local mode.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="fetch (first run) and start Kafka, the registry, Cassandra and Spark on 127.0.0.1")
+    status = sub.add_parser("status", help="each service: up/down, address, pid, uptime")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    logs = sub.add_parser("logs", help="show a service's log")
+    logs.add_argument("service", help="kafka, registry, cassandra, spark-master or spark-worker")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-f", "--follow", action="store_true")
+    sub.add_parser("down", help="stop every service (SIGTERM, then SIGKILL after a bound)")
+    test = sub.add_parser("test", help="run the whole test suite (starts local mode once, stops it at the end)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: these need the virtualenv's packages.
+    from local import platform
+    from local.errors import LocalModeError
+    from local.services import SERVICE_NAMES
+
+    try:
+        if args.command == "test":
+            return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT).returncode
+        local = platform.Platform.load()
+        if args.command == "up":
+            print("starting local mode (Ctrl-C aborts; `python main.py down` stops it):", flush=True)
+            platform.up(local)
+            print("all services ready.")
+        elif args.command == "status":
+            rows = platform.status_rows(local)
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                print(f"{'SERVICE':<13} {'STATE':<9} {'PID':>7} {'UPTIME':>10}  ADDRESS")
+                for r in rows:
+                    detail = f"  ({r['detail']})" if r["detail"] else ""
+                    print(f"{r['service']:<13} {r['state']:<9} {r['pid'] or '-':>7} {r['uptime'] or '-':>10}  {r['address']}{detail}")
+        elif args.command == "logs":
+            if args.service not in SERVICE_NAMES:
+                raise LocalModeError(f"unknown service {args.service!r}: choose one of {', '.join(SERVICE_NAMES)}")
+            log = local.paths.log_file(args.service)
+            if not log.exists():
+                raise LocalModeError(f"{args.service} has no log yet ({log}): has it been started?")
+            os.execvp("tail", ["tail", "-n", str(args.lines), *(["-F"] if args.follow else []), str(log)])
+        elif args.command == "down":
+            stopped = platform.down(local)
+            print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running.")
+    except LocalModeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; services already started keep running (`python main.py down` stops them).", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    reexec_in_venv(argv)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
