@@ -9,6 +9,7 @@
 Run with any Python 3.11: the first part of this file uses only the standard library and re-runs the
 command inside the project's own virtualenv (`.venv/`), installing requirements when they change.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,24 +24,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
-STAMP = VENV / ".requirements.sha256"
+STAMP = VENV / ".requirements-installed.json"
+REQUIREMENTS = ("requirements.txt", "requirements-dev.txt")
 
 
-def _requirements_digest(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def ensure_venv(dev: bool) -> None:
-    """Create `.venv` and install requirements (dev ones for `test`) when missing or changed."""
-    if sys.version_info < (3, 11):
+    """Create `.venv` and install requirements (and dev ones for `test`) when missing or changed."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - this part runs under whatever python3 the user has
         sys.exit(f"error: Python 3.11+ is required (this is {sys.version.split()[0]}).")
-    files = [ROOT / "requirements.txt"] + ([ROOT / "requirements-dev.txt"] if dev else [])
-    wanted = _requirements_digest(files)
-    installed = STAMP.read_text().split() if STAMP.exists() else []
-    if VENV_PYTHON.exists() and (wanted in installed or (not dev and installed and installed[0] == wanted)):
+    wanted = {name: _digest(ROOT / name) for name in REQUIREMENTS[: 2 if dev else 1]}
+    installed = json.loads(STAMP.read_text()) if STAMP.exists() else {}
+    if VENV_PYTHON.exists() and all(installed.get(k) == v for k, v in wanted.items()):
         return
     if not VENV_PYTHON.exists():
         print(f"creating virtualenv {VENV} ...", flush=True)
@@ -48,11 +46,12 @@ def ensure_venv(dev: bool) -> None:
             venv.EnvBuilder(with_pip=True).create(VENV)
         except (OSError, subprocess.CalledProcessError) as exc:
             sys.exit(f"error: could not create {VENV} ({exc}); on Debian/Ubuntu install python3-venv.")
-    print(f"installing {' + '.join(f.name for f in files)} into .venv ...", flush=True)
-    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    if subprocess.run([*pip, "-r", str(files[-1])]).returncode != 0:
+    last = list(wanted)[-1]  # requirements-dev.txt includes requirements.txt
+    print(f"installing {last} into .venv ...", flush=True)
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(ROOT / last)]
+    if subprocess.run(pip).returncode != 0:
         sys.exit("error: pip could not install the requirements (see its message above).")
-    STAMP.write_text(wanted if not dev else f"{_requirements_digest(files[:1])} {wanted}")
+    STAMP.write_text(json.dumps({**installed, **wanted}))
 
 
 def reexec_in_venv(argv: list[str]) -> None:
@@ -64,7 +63,9 @@ def reexec_in_venv(argv: list[str]) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="main.py", description="Kafka -> Spark -> Cassandra log pipeline, local mode.")
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="Kafka -> Spark -> Cassandra log pipeline, local mode."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="fetch (first run) and start Kafka, the registry, Cassandra and Spark on 127.0.0.1")
     status = sub.add_parser("status", help="each service: up/down, address, pid, uptime")
@@ -101,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{'SERVICE':<13} {'STATE':<9} {'PID':>7} {'UPTIME':>10}  ADDRESS")
                 for r in rows:
                     detail = f"  ({r['detail']})" if r["detail"] else ""
-                    print(f"{r['service']:<13} {r['state']:<9} {r['pid'] or '-':>7} {r['uptime'] or '-':>10}  {r['address']}{detail}")
+                    pid, uptime = r["pid"] or "-", r["uptime"] or "-"
+                    print(f"{r['service']:<13} {r['state']:<9} {pid:>7} {uptime:>10}  {r['address']}{detail}")
         elif args.command == "logs":
             if args.service not in SERVICE_NAMES:
                 raise LocalModeError(f"unknown service {args.service!r}: choose one of {', '.join(SERVICE_NAMES)}")

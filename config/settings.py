@@ -3,6 +3,7 @@
 The variable names are the ones docker-compose.yml sets, so the same code runs in local mode and in
 containers; only the values differ (`127.0.0.1:9092` here, `broker:29092` inside the Compose network).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The pinned engine and connector versions, read from `versions.env` (the single source of truth)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

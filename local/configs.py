@@ -2,6 +2,7 @@
 
 Everything binds to 127.0.0.1. Ports come from settings, so they match Compose's defaults.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,11 +75,11 @@ start_native_transport: true
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 data_file_directories:
-  - {data_dir / 'data'}
-commitlog_directory: {data_dir / 'commitlog'}
-saved_caches_directory: {data_dir / 'saved_caches'}
-hints_directory: {data_dir / 'hints'}
-cdc_raw_directory: {data_dir / 'cdc_raw'}
+  - {data_dir / "data"}
+commitlog_directory: {data_dir / "commitlog"}
+saved_caches_directory: {data_dir / "saved_caches"}
+hints_directory: {data_dir / "hints"}
+cdc_raw_directory: {data_dir / "cdc_raw"}
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 commitlog_segment_size: 32MiB

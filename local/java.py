@@ -1,4 +1,5 @@
 """Finding the tools local mode needs on the host: a Java 17 runtime and Maven."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Where local mode keeps its files, all under one ignored folder (`.local/` by default)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

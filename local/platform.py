@@ -3,6 +3,7 @@
 `up` checks the host (Java 17, Maven, disk, ports), fetches what is missing, then starts the engines
 under supervisord in dependency order and waits for each to answer its own protocol.
 """
+
 from __future__ import annotations
 
 import base64
@@ -59,7 +60,9 @@ def _check_disk(paths: LocalPaths) -> None:
     need = FIRST_RUN_DISK_GB if first_run else DISK_GB
     free_gb = shutil.disk_usage(paths.root).free / 1e9
     if free_gb < need:
-        raise LocalModeError(f"only {free_gb:.1f} GB free under {paths.root}; local mode needs {need} GB. Free some disk space.")
+        raise LocalModeError(
+            f"only {free_gb:.1f} GB free under {paths.root}; local mode needs {need} GB. Free some disk space."
+        )
 
 
 def _check_spark_version(versions: Versions) -> None:

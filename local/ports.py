@@ -1,4 +1,5 @@
 """Port checks before a service starts: a taken port gets one line naming the process that holds it."""
+
 from __future__ import annotations
 
 import socket

@@ -2,6 +2,7 @@
 
 Every probe returns None when ready, or a short reason when not, and never blocks longer than its timeout.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,10 @@ def cassandra_ready(settings: Settings, timeout: float = 5.0) -> str | None:
     from cassandra.cluster import Cluster, NoHostAvailable
 
     cluster = Cluster(
-        [settings.cassandra_host], port=settings.cassandra_port, connect_timeout=timeout, control_connection_timeout=timeout
+        [settings.cassandra_host],
+        port=settings.cassandra_port,
+        connect_timeout=timeout,
+        control_connection_timeout=timeout,
     )
     try:
         session = cluster.connect()

@@ -4,6 +4,7 @@ Each component has its own pom under `local/maven/` and its own classpath file, 
 Cassandra's dependencies never mix. A classpath file is keyed by a hash of its pom and versions:
 when it exists and its jars are present, nothing is resolved again (a second run downloads nothing).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,7 +49,9 @@ def _maven(paths: LocalPaths, java: JavaRuntime, args: list[str], log_name: str)
         text = log_file.read_text(errors="replace")
         missing = _MISSING.search(text)
         what = f"artifact {missing.group(1)} could not be resolved" if missing else "Maven failed"
-        raise LocalModeError(f"{log_name}: {what} from Maven Central. Check the version in versions.env. Log: {log_file}")
+        raise LocalModeError(
+            f"{log_name}: {what} from Maven Central. Check the version in versions.env. Log: {log_file}"
+        )
 
 
 def _fingerprint(pom: Path, versions: Versions) -> str:
@@ -103,20 +106,26 @@ def resolve_registry(paths: LocalPaths, java: JavaRuntime, versions: Versions) -
         ["dependency:get", f"-Dartifact=io.apicurio:apicurio-registry-app:{version}:tar.gz:all", "-Dtransitive=false"],
         "registry",
     )
-    archive = paths.maven_repo / "io/apicurio/apicurio-registry-app" / version / f"apicurio-registry-app-{version}-all.tar.gz"
+    archive = (
+        paths.maven_repo / "io/apicurio/apicurio-registry-app" / version / f"apicurio-registry-app-{version}-all.tar.gz"
+    )
     target = registry_dir(paths, versions)
     staging = target.with_suffix(".partial")
     with tarfile.open(archive) as tar:
         tar.extractall(staging, filter="data")
     staging.rename(target)
     if not runner.exists():
-        raise LocalModeError(f"the Apicurio {version} distribution has no {runner.name}; pick another version in versions.env")
+        raise LocalModeError(
+            f"the Apicurio {version} distribution has no {runner.name}; pick another version in versions.env"
+        )
     return runner
 
 
 def _artifact_id(jar: Path) -> str:
-    """`kafka-clients-3.4.1.jar` -> `kafka-clients` (strip the version and anything after it)."""
-    return re.sub(r"-\d[\w.\-]*\.jar$", "", jar.name)
+    """`kafka-clients-3.4.1.jar` -> `kafka-clients`: the version is the first `-N.N...` part
+    (`spark-sql-kafka-0-10_2.12-3.5.7.jar` keeps its `-0-10_2.12`)."""
+    match = re.match(r"^(.*?)-\d+(?:\.\d+)+.*\.jar$", jar.name)
+    return match.group(1) if match else jar.name.removesuffix(".jar")
 
 
 def spark_connector_jars(paths: LocalPaths, spark_home: Path) -> list[Path]:

@@ -3,12 +3,13 @@
 Commands are plain argv lists; JVM options and classpaths go into `@argfiles` under `.local/conf/` so
 process listings stay readable and supervisord's config stays short.
 """
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from config.settings import Settings
 from config.versions import Versions
@@ -66,7 +67,12 @@ def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
     return Service(
         name="kafka",
         address=settings.kafka_bootstrap_servers,
-        command=[str(java.java), f"@{_argfile(paths, 'kafka')}", "kafka.Kafka", str(paths.conf / "kafka-server.properties")],
+        command=[
+            str(java.java),
+            f"@{_argfile(paths, 'kafka')}",
+            "kafka.Kafka",
+            str(paths.conf / "kafka-server.properties"),
+        ],
         ports=(settings.kafka_port, settings.kafka_controller_port),
         probe=probes.kafka_ready,
         ready_timeout_s=90,
@@ -76,7 +82,12 @@ def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
 
 def kafka_tool_command(paths: LocalPaths, java: JavaRuntime, main_class: str, *args: str) -> list[str]:
     """A Kafka CLI tool (what the distribution's bin/*.sh scripts run) on the broker's classpath."""
-    jvm = ["-Xmx256m", f"-Dlog4j2.configurationFile={paths.conf / 'kafka-log4j2.properties'}", "-cp", _cp(resolve.classpath(paths, "kafka"))]
+    jvm = [
+        "-Xmx256m",
+        f"-Dlog4j2.configurationFile={paths.conf / 'kafka-log4j2.properties'}",
+        "-cp",
+        _cp(resolve.classpath(paths, "kafka")),
+    ]
     return [str(java.java), *jvm, main_class, *args]
 
 

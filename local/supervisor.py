@@ -3,6 +3,7 @@
 We write its config, start it once, and drive it over its XML-RPC socket (what `supervisorctl` does).
 It stops each engine with SIGTERM to the whole process group, then SIGKILL after the service's bound.
 """
+
 from __future__ import annotations
 
 import os
@@ -118,7 +119,9 @@ class Supervisor:
         deadline = time.monotonic() + timeout_s
         while not self.running():
             if time.monotonic() > deadline:
-                raise LocalModeError(f"supervisord did not start within {timeout_s:.0f} s; see {self.paths.logs / 'supervisord.log'}")
+                raise LocalModeError(
+                    f"supervisord did not start within {timeout_s:.0f} s; see {self.paths.logs / 'supervisord.log'}"
+                )
             time.sleep(0.2)
 
     def info(self, name: str) -> dict:

@@ -1,0 +1,39 @@
+"""Shared fixtures. Local mode is started once per test session (by the first test that needs it)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from config.settings import Settings
+from local import platform as local_platform
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that stop and restart local mode run last, so every other test sees it up."""
+    items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
+
+
+@pytest.fixture(scope="session")
+def local_mode() -> local_platform.Platform:
+    """Local mode, up: started once for the whole session and stopped at its end (unless it was
+    already running before the session, in which case it is left running)."""
+    platform = local_platform.Platform.load()
+    was_running = platform.supervisor.running()
+    local_platform.up(platform)
+    yield platform
+    if not was_running:
+        local_platform.down(platform)
+
+
+@pytest.fixture(scope="session")
+def settings(local_mode: local_platform.Platform) -> Settings:
+    """The settings local mode runs with (from .env and the environment)."""
+    return local_mode.settings
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A name no other test run uses: topics, subjects and keyspaces never collide."""
+    return f"t_{uuid.uuid4().hex[:12]}"

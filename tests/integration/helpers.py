@@ -1,0 +1,71 @@
+"""Small clients for integration tests: each talks to a real local-mode engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from config.settings import Settings
+from local.java import find_java17
+from local.services import spark_home
+
+
+def create_topic(settings: Settings, topic: str, partitions: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    futures[topic].result(timeout=30)
+
+
+def produce(settings: Settings, topic: str, records: list[tuple[str, str]]) -> None:
+    producer = Producer(
+        {"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all", "enable.idempotence": True}
+    )
+    errors: list[str] = []
+    for key, value in records:
+        producer.produce(topic, key=key, value=value, on_delivery=lambda err, msg: err and errors.append(str(err)))
+    assert producer.flush(30) == 0, "records still in flight after 30 s"
+    assert not errors, errors
+
+
+def consume_all(settings: Settings, topic: str, expected: int, timeout_s: float = 30) -> list[tuple[str, str]]:
+    import time
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"{topic}-reader",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[tuple[str, str]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(out) < expected and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is None:
+                continue
+            assert msg.error() is None, msg.error()
+            out.append((msg.key().decode(), msg.value().decode()))
+    finally:
+        consumer.close()
+    return out
+
+
+def spark_submit(settings: Settings, script: Path, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    """`spark-submit --master spark://...` exactly as a user runs it from the project's environment."""
+    env = {
+        **os.environ,
+        "JAVA_HOME": str(find_java17().home),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+    cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", settings.spark_master_url, str(script), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)

@@ -1,0 +1,97 @@
+"""The pure parts of local mode: generated configs, supervisord's config, jar filtering."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import pytest
+
+from config.settings import load_settings
+from local import configs, resolve
+from local.paths import LocalPaths
+from local.services import Service
+from local.supervisor import render_config
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Default settings, whatever the developer's environment says."""
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "CASSANDRA_PORT", "KAFKA_CONTROLLER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    return load_settings(env_file=tmp_path / "none.env")
+
+
+def test_kafka_properties_are_kraft_combined_on_loopback(settings, tmp_path: Path) -> None:
+    props = dict(
+        line.split("=", 1) for line in configs.kafka_server_properties(settings, tmp_path).splitlines() if line
+    )
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert props["log.dirs"] == str(tmp_path)
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert "zookeeper.connect" not in props
+
+
+def test_cassandra_yaml_binds_loopback_and_keeps_data_in_the_given_folder(settings, tmp_path: Path) -> None:
+    text = configs.cassandra_yaml(settings, tmp_path)
+    assert "listen_address: 127.0.0.1" in text
+    assert "rpc_address: 127.0.0.1" in text
+    assert "native_transport_port: 9042" in text
+    assert f"commitlog_directory: {tmp_path / 'commitlog'}" in text
+    assert 'seeds: "127.0.0.1:7000"' in text
+
+
+def test_cassandra_java17_flags_cover_the_modules_it_opens() -> None:
+    flags = set(configs.CASSANDRA_JAVA17_FLAGS)
+    assert "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED" in flags
+    assert "--add-opens=java.base/java.lang=ALL-UNNAMED" in flags
+    assert "-Djdk.attach.allowAttachSelf=true" in flags
+
+
+def test_supervisor_config_stops_whole_process_groups(tmp_path: Path) -> None:
+    paths = LocalPaths(tmp_path)
+    service = Service(
+        name="kafka",
+        address="127.0.0.1:9092",
+        command=["java", "-Dx=100%", "kafka.Kafka", "with space"],
+        ports=(9092,),
+        probe=lambda s: None,
+        ready_timeout_s=1,
+        env={"A": "1"},
+        stop_wait_s=42,
+    )
+    parser = configparser.RawConfigParser()
+    parser.read_string(render_config(paths, [service]))
+    program = parser["program:kafka"]
+    assert program["command"] == "java -Dx=100%% kafka.Kafka 'with space'"
+    assert program["stopasgroup"] == program["killasgroup"] == "true"
+    assert program["stopwaitsecs"] == "42"
+    assert program["autorestart"] == "false"
+    assert program["environment"] == 'A="1"'
+    assert parser["unix_http_server"]["file"] == str(paths.run / "supervisor.sock")
+
+
+@pytest.mark.parametrize(
+    ("jar", "artifact"),
+    [
+        ("kafka-clients-3.4.1.jar", "kafka-clients"),
+        ("spark-sql-kafka-0-10_2.12-3.5.7.jar", "spark-sql-kafka-0-10_2.12"),
+        ("java-driver-shaded-guava-25.1-jre-graal-sub-1.jar", "java-driver-shaded-guava"),
+        ("scala-library-2.12.19.jar", "scala-library"),
+    ],
+)
+def test_artifact_id_strips_the_version(jar: str, artifact: str) -> None:
+    assert resolve._artifact_id(Path(jar)) == artifact
+
+
+def test_spark_connector_jars_drop_what_pyspark_ships(tmp_path: Path) -> None:
+    paths = LocalPaths(tmp_path)
+    paths.make()
+    spark_home = tmp_path / "spark"
+    (spark_home / "jars").mkdir(parents=True)
+    (spark_home / "jars" / "scala-library-2.12.18.jar").touch()
+    resolved = [Path("/m2/scala-library-2.12.19.jar"), Path("/m2/kafka-clients-3.4.1.jar")]
+    paths.classpath_file("spark-connectors").write_text(":".join(map(str, resolved)))
+    assert resolve.spark_connector_jars(paths, spark_home) == [Path("/m2/kafka-clients-3.4.1.jar")]

@@ -1,0 +1,72 @@
+"""Settings parsing and the single versions file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from config import settings as settings_module
+from config.settings import SettingsError, host_port, load_settings
+from config.versions import load_versions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_host_port_takes_the_first_address() -> None:
+    assert host_port("broker:29092,other:1", 9092) == ("broker", 29092)
+    assert host_port("localhost", 9092) == ("localhost", 9092)
+
+
+def test_defaults_bind_local_mode_to_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "CASSANDRA_HOST", "SPARK_MASTER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    s = load_settings(env_file=tmp_path / "absent.env")
+    assert s.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert s.schema_registry_url == "http://127.0.0.1:8081/apis/ccompat/v7"
+    assert (s.kafka_port, s.registry_port, s.cassandra_port, s.spark_master_port) == (9092, 8081, 9042, 7077)
+    assert s.spark_master_webui_port == 8080 and s.spark_worker_webui_port != s.registry_port
+
+
+def test_environment_wins_over_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("CASSANDRA_PORT=9999\n")
+    monkeypatch.setenv("CASSANDRA_PORT", "9142")
+    assert load_settings(env_file=env_file).cassandra_port == 9142
+
+
+def test_malformed_integer_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASSANDRA_PORT", "nine")
+    with pytest.raises(SettingsError, match="CASSANDRA_PORT"):
+        load_settings()
+
+
+def test_project_env_file_sets_the_documented_defaults() -> None:
+    values = dict(
+        line.split("=", 1) for line in (ROOT / ".env").read_text().splitlines() if line and not line.startswith("#")
+    )
+    assert values["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
+    assert values["SPARK_MASTER_WEBUI_PORT"] == "8080"
+    assert "CASSANDRA_PASSWORD" not in values, "credentials come from the environment, never the committed .env"
+
+
+def test_requirements_pin_pyspark_to_the_versions_file() -> None:
+    versions = load_versions()
+    pinned = re.search(r"^pyspark==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
+    assert pinned and pinned.group(1) == versions.spark
+
+
+def test_versions_file_pins_every_component() -> None:
+    versions = load_versions()
+    assert versions.kafka.startswith("4.")
+    assert versions.cassandra.startswith("5.0.")
+    assert versions.spark.startswith("3.5.") and versions.spark_scala == "2.12"
+    assert versions.spark_cassandra_connector.startswith("3.5.")
+    for value in versions.maven_properties().values():
+        assert re.fullmatch(r"[\w.\-]+", value)
+
+
+def test_settings_module_has_no_hard_coded_secrets() -> None:
+    text = Path(settings_module.__file__).read_text()
+    assert 'PASSWORD", "' not in text
