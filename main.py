@@ -4,6 +4,8 @@
     python3 main.py status [--json]
     python3 main.py logs SERVICE [-n 50] [-f]
     python3 main.py down
+    python3 main.py setup           # topics + schemas (idempotent)
+    python3 main.py produce [--rate N --count N --duration S --topics a,b --seed N]
     python3 main.py test [PYTEST ARGS]
 
 Run with any Python 3.11: the first part of this file uses only the standard library and re-runs the
@@ -75,9 +77,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("down", help="stop every service (SIGTERM, then SIGKILL after a bound)")
+    sub.add_parser("setup", help="create the topics and register the schemas (idempotent)")
+    produce = sub.add_parser(
+        "produce", help="generate logs into the topics (see `main.py produce --help`)", add_help=False
+    )
+    produce.add_argument("produce_args", nargs=argparse.REMAINDER)
     test = sub.add_parser("test", help="run the whole test suite (starts local mode once, stops it at the end)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    return parser.parse_args(argv)
+    # `produce` hands every flag to the producer's own parser.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "produce":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "produce":
+        args.produce_args = argv[1:]
+    return args
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +102,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.command == "test":
             return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT).returncode
+        if args.command == "produce":
+            from kafka import kafka_producer
+
+            return kafka_producer.main(args.produce_args)
+        if args.command == "setup":
+            from pipeline_setup import setup
+
+            return setup()
         local = platform.Platform.load()
         if args.command == "up":
             print("starting local mode (Ctrl-C aborts; `python main.py down` stops it):", flush=True)

@@ -64,6 +64,16 @@ class Settings:
     registry_heap: str
     spark_daemon_heap: str
     local_dir: Path
+    topic_partitions: int
+    topic_replication_factor: int
+    topic_min_insync_replicas: int
+    topic_retention_ms: int
+    producer_linger_ms: int
+    producer_batch_bytes: int
+    producer_compression: str
+    producer_message_timeout_ms: int
+    producer_queue_max_messages: int
+    registry_retry_s: int
 
     @property
     def kafka_port(self) -> int:
@@ -111,4 +121,14 @@ def load_settings(env_file: Path | None = None) -> Settings:
         registry_heap=_str("REGISTRY_HEAP", "256m"),
         spark_daemon_heap=_str("SPARK_DAEMON_HEAP", "256m"),
         local_dir=local_dir,
+        topic_partitions=_int("KAFKA_TOPIC_PARTITIONS", 3),
+        topic_replication_factor=_int("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
+        topic_min_insync_replicas=_int("KAFKA_TOPIC_MIN_INSYNC_REPLICAS", 1),
+        topic_retention_ms=_int("KAFKA_TOPIC_RETENTION_MS", 7 * 24 * 3600 * 1000),
+        producer_linger_ms=_int("PRODUCER_LINGER_MS", 20),
+        producer_batch_bytes=_int("PRODUCER_BATCH_BYTES", 512 * 1024),
+        producer_compression=_str("PRODUCER_COMPRESSION", "lz4"),
+        producer_message_timeout_ms=_int("PRODUCER_MESSAGE_TIMEOUT_MS", 120_000),
+        producer_queue_max_messages=_int("PRODUCER_QUEUE_MAX_MESSAGES", 500_000),
+        registry_retry_s=_int("SCHEMA_REGISTRY_RETRY_S", 30),
     )

@@ -19,7 +19,7 @@ import psutil
 
 from config.settings import PROJECT_ROOT, Settings, load_settings
 from config.versions import Versions, load_versions
-from local import configs, resolve
+from local import configs, kafka_tools, resolve
 from local.errors import LocalModeError
 from local.java import JavaRuntime, find_java17
 from local.paths import LocalPaths
@@ -122,22 +122,26 @@ def _died(platform: Platform, name: str, state: str) -> LocalModeError:
     return LocalModeError(f"{name} died while starting (state {state}). Last lines of {log}:\n{tail(log)}")
 
 
+def _check_started(platform: Platform, service: Service, started_at: float) -> bool:
+    """True once the service answers its probe; raises if it died or ran out of time."""
+    state = platform.supervisor.info(service.name)["statename"]
+    if state in DEAD_STATES:
+        raise _died(platform, service.name, state)
+    reason = service.probe(platform.settings)
+    if reason is None:
+        return True
+    if time.monotonic() - started_at > service.ready_timeout_s:
+        log = platform.paths.log_file(service.name)
+        raise LocalModeError(
+            f"{service.name} did not become ready within {service.ready_timeout_s} s ({reason}). "
+            f"Last lines of {log}:\n{tail(log)}"
+        )
+    return False
+
+
 def _wait_ready(platform: Platform, service: Service, started_at: float) -> None:
-    deadline = started_at + service.ready_timeout_s
-    reason = "not probed yet"
-    while time.monotonic() < deadline:
-        state = platform.supervisor.info(service.name)["statename"]
-        if state in DEAD_STATES:
-            raise _died(platform, service.name, state)
-        reason = service.probe(platform.settings)
-        if reason is None:
-            return
+    while not _check_started(platform, service, started_at):
         time.sleep(1)
-    log = platform.paths.log_file(service.name)
-    raise LocalModeError(
-        f"{service.name} did not become ready within {service.ready_timeout_s} s ({reason}). "
-        f"Last lines of {log}:\n{tail(log)}"
-    )
 
 
 def prepare(platform: Platform) -> tuple[JavaRuntime, list[Service]]:
@@ -149,6 +153,7 @@ def prepare(platform: Platform) -> tuple[JavaRuntime, list[Service]]:
     resolve.resolve_all(platform.paths, java, platform.versions)
     configs.write_configs(platform.settings, platform.paths)
     write_spark_defaults(platform.paths)
+    kafka_tools.write_launchers(java, platform.paths)
     services = all_services(platform.settings, platform.paths, java, platform.versions)
     for service in services:
         service.write_argfile()
@@ -164,21 +169,22 @@ def up(platform: Platform) -> None:
     supervisor.start_daemon(services)
 
     started: dict[str, float] = {}
-    pending = list(services)
     ready: set[str] = set()
-    # Start every service whose prerequisites are ready, then wait for the earliest started.
-    while pending or len(ready) < len(services):
-        for service in [s for s in pending if all(a in ready for a in s.after)]:
-            supervisor.start(service.name)
-            started[service.name] = time.monotonic()
-            pending.remove(service)
+    # Start each service as soon as its prerequisites answer; poll every started one until all do.
+    while len(ready) < len(services):
+        for service in services:
+            if service.name not in started and all(a in ready for a in service.after):
+                supervisor.start(service.name)
+                started[service.name] = time.monotonic()
         waiting = [s for s in services if s.name in started and s.name not in ready]
         if not waiting:
-            raise LocalModeError(f"cannot order services: {[s.name for s in pending]} wait on each other")
-        service = waiting[0]
-        _wait_ready(platform, service, started[service.name])
-        ready.add(service.name)
-        print(f"  {service.name:<13} ready   {service.address}", flush=True)
+            raise LocalModeError("services wait on each other: check `after` in local/services.py")
+        for service in waiting:
+            if _check_started(platform, service, started[service.name]):
+                ready.add(service.name)
+                print(f"  {service.name:<13} ready   {service.address}", flush=True)
+        if not ready.issuperset(s.name for s in waiting):
+            time.sleep(0.5)
 
 
 def _uptime(seconds: float) -> str:

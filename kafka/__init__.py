@@ -1,0 +1,1 @@
+"""Producer side: the Avro contract, the log generators and the Kafka producer."""

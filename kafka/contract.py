@@ -1,0 +1,49 @@
+"""The pipeline's contract, defined once: each log stream's topic, Avro schema, subject and table.
+
+The `.avsc` files under `kafka/schemas/` are the single source; the producer, the Spark job and the CQL
+tables follow from them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+@dataclass(frozen=True)
+class LogStream:
+    name: str
+    topic: str
+    schema_file: str
+    table: str
+
+    @property
+    def subject(self) -> str:
+        """Confluent's TopicNameStrategy: `<topic>-value`."""
+        return f"{self.topic}-value"
+
+    @cached_property
+    def schema(self) -> dict:
+        return json.loads((SCHEMA_DIR / self.schema_file).read_text())
+
+    @cached_property
+    def schema_str(self) -> str:
+        """One canonical text for registration and lookup alike: some registries (Apicurio's Confluent API)
+        match a lookup by exact text, not by parsed schema, so whitespace must never differ."""
+        return json.dumps(self.schema, separators=(",", ":"))
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.schema["fields"]]
+
+
+SESSION = LogStream("session", "user_session_logs", "session_log.avsc", "session_logs")
+AUTH = LogStream("auth", "user_auth_logs", "auth_log.avsc", "auth_logs")
+ACTIVITY = LogStream("activity", "user_activity_logs", "activity_log.avsc", "activity_logs")
+STREAMS: tuple[LogStream, ...] = (SESSION, AUTH, ACTIVITY)
+BY_NAME = {s.name: s for s in STREAMS}
+BY_TOPIC = {s.topic: s for s in STREAMS}

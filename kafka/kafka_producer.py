@@ -1,0 +1,314 @@
+"""Produce generated logs to the three topics as Avro (Confluent wire format), accounting for every delivery.
+
+    python3 main.py produce --rate 1000 --duration 60
+    python3 main.py produce --count 100000 --rate 0 --seed 7 --topics session,auth
+
+acks=all with idempotence; key = user_id (per-user ordering); the delivery callback counts acked and
+failed records per topic. SIGINT/SIGTERM stop generation, flush, and print the totals; the exit code is
+non-zero when any record was not delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from tqdm import tqdm
+
+from config.settings import Settings, load_settings
+from kafka import schema_registry
+from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream
+from kafka.logs_generators import Event, LogGenerator
+
+log = logging.getLogger(__name__)
+
+BROKER_CHECK_TIMEOUT_S = 10
+PROGRESS_LOG_EVERY_S = 5.0
+
+
+class ProducerStartError(RuntimeError):
+    """Kafka or the registry cannot be used; the message says which and what to do."""
+
+
+def producer_config(settings: Settings, bootstrap: str) -> dict:
+    """librdkafka settings: never lose or duplicate (acks=all + idempotence), batch for throughput."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "client.id": "log-producer",
+        "acks": "all",
+        "enable.idempotence": True,
+        "max.in.flight.requests.per.connection": 5,
+        "linger.ms": settings.producer_linger_ms,
+        "batch.size": settings.producer_batch_bytes,
+        "compression.type": settings.producer_compression,
+        "message.timeout.ms": settings.producer_message_timeout_ms,
+        "queue.buffering.max.messages": settings.producer_queue_max_messages,
+        "queue.buffering.max.kbytes": 1024 * 1024,
+    }
+
+
+@dataclass
+class DeliveryTally:
+    """What happened to every record handed to the producer, per topic."""
+
+    sent: Counter = field(default_factory=Counter)
+    acked: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+
+    def on_delivery(self, err: KafkaError | None, msg) -> None:
+        if err is not None:
+            self.failed[msg.topic()] += 1
+            self.errors[err.name()] += 1
+        else:
+            self.acked[msg.topic()] += 1
+
+    @property
+    def total_sent(self) -> int:
+        return sum(self.sent.values())
+
+    @property
+    def total_acked(self) -> int:
+        return sum(self.acked.values())
+
+    @property
+    def total_failed(self) -> int:
+        return sum(self.failed.values())
+
+    def undelivered(self, topic: str) -> int:
+        return self.sent[topic] - self.acked[topic] - self.failed[topic]
+
+    @property
+    def all_delivered(self) -> bool:
+        return self.total_acked == self.total_sent
+
+
+class Pacer:
+    """Spreads `rate` events/s evenly: after n events it waits until start + n/rate (0 = no limit)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.rate = rate
+        self.clock = clock
+        self.start = clock()
+
+    def delay(self, produced: int) -> float:
+        if self.rate <= 0:
+            return 0.0
+        return max(0.0, self.start + produced / self.rate - self.clock())
+
+
+def wall_clock_events(generator: LogGenerator, streams: Iterable[LogStream]) -> Iterator[Event]:
+    """Endless sessions ending now, keeping only events of the chosen streams."""
+    wanted = set(s.name for s in streams)
+    while True:
+        for event in generator.session(int(time.time() * 1000)):
+            if event.stream.name in wanted:
+                yield event
+
+
+class LogProducer:
+    """A confluent-kafka Producer with one AvroSerializer per stream; flushes on close."""
+
+    def __init__(self, settings: Settings, bootstrap: str | None = None, registry_url: str | None = None) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap or settings.kafka_bootstrap_servers
+        self.registry_url = (registry_url or settings.schema_registry_url).rstrip("/")
+        self.tally = DeliveryTally()
+        self._stop = False
+        self._check_broker()
+        client = SchemaRegistryClient({"url": self.registry_url})
+        schema_registry.register_all(client, self.registry_url, settings.registry_retry_s)
+        self.serializers = {
+            s.name: AvroSerializer(
+                client,
+                s.schema_str,
+                conf={"auto.register.schemas": False, "subject.name.strategy": topic_subject_name_strategy},
+            )
+            for s in STREAMS
+        }
+        self.contexts = {s.name: SerializationContext(s.topic, MessageField.VALUE) for s in STREAMS}
+        self.producer = Producer(producer_config(settings, self.bootstrap) | {"error_cb": self._on_error})
+        self.last_error: str | None = None
+
+    def _check_broker(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        try:
+            topics = admin.list_topics(timeout=BROKER_CHECK_TIMEOUT_S).topics
+        except KafkaException:
+            raise ProducerStartError(
+                f"cannot reach Kafka at {self.bootstrap} within {BROKER_CHECK_TIMEOUT_S} s: is it running? "
+                "(`python3 main.py status`)"
+            ) from None
+        missing = [s.topic for s in STREAMS if s.topic not in topics]
+        if missing:
+            raise ProducerStartError(
+                f"topics {', '.join(missing)} do not exist: create them with `python3 main.py setup` "
+                "(or `bash kafka/create_topics.sh`)"
+            )
+
+    def _on_error(self, err: KafkaError) -> None:
+        self.last_error = f"{err.name()}: {err.str()}"
+        log.warning("kafka client: %s", self.last_error)
+
+    def stop(self, *_: object) -> None:
+        self._stop = True
+
+    def produce_one(self, event: Event, queue_full_timeout_s: float) -> bool:
+        """Serialize and hand one event to librdkafka; wait while its queue is full, up to a bound."""
+        stream = event.stream
+        value = self.serializers[stream.name](event.value, self.contexts[stream.name])
+        deadline = None
+        while True:
+            try:
+                self.producer.produce(
+                    stream.topic, value=value, key=event.key.encode(), on_delivery=self.tally.on_delivery
+                )
+                self.tally.sent[stream.topic] += 1
+                return True
+            except BufferError:
+                deadline = deadline or time.monotonic() + queue_full_timeout_s
+                if time.monotonic() > deadline or self._stop:
+                    return False
+                self.producer.poll(0.1)
+
+    def run(
+        self,
+        events: Iterable[Event],
+        rate: float = 0,
+        count: int | None = None,
+        duration_s: float | None = None,
+        progress: bool | None = None,
+    ) -> DeliveryTally:
+        """Produce until `count` events, `duration_s` seconds, the end of `events`, or a stop signal."""
+        pacer = Pacer(rate)
+        started = time.monotonic()
+        queue_full_timeout_s = self.settings.producer_message_timeout_ms / 1000
+        show_bar = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(total=count, unit="ev", disable=not show_bar, smoothing=0.1, mininterval=0.5)
+        next_log = started + PROGRESS_LOG_EVERY_S
+        produced = 0
+        try:
+            for event in events:
+                if self._stop or (count is not None and produced >= count):
+                    break
+                if duration_s is not None and time.monotonic() - started >= duration_s:
+                    break
+                if not self.produce_one(event, queue_full_timeout_s):
+                    log.error(
+                        "producer queue full for %.0f s (%s): stopping generation; see the report below",
+                        queue_full_timeout_s,
+                        self.last_error or "broker slow or unreachable",
+                    )
+                    break
+                produced += 1
+                if produced % 64 == 0:
+                    self.producer.poll(0)
+                    bar.update(64)
+                    wait = pacer.delay(produced)
+                    if wait > 0:
+                        time.sleep(wait)
+                    now = time.monotonic()
+                    if not show_bar and now >= next_log:
+                        next_log = now + PROGRESS_LOG_EVERY_S
+                        log.info(
+                            "sent %d, acked %d, failed %d, %.0f events/s",
+                            produced, self.tally.total_acked, self.tally.total_failed, produced / (now - started),
+                        )  # fmt: skip
+                    if self.tally.total_failed:
+                        bar.set_postfix(failed=self.tally.total_failed, refresh=False)
+        finally:
+            bar.close()
+            self.flush()
+        return self.tally
+
+    def flush(self) -> int:
+        """Wait for every in-flight record's outcome (bounded by message.timeout.ms); returns how many remain."""
+        remaining = self.producer.flush(self.settings.producer_message_timeout_ms / 1000 + 5)
+        if remaining:
+            log.error("%d records still undelivered after flush", remaining)
+        return remaining
+
+
+def format_report(tally: DeliveryTally, elapsed_s: float) -> str:
+    lines = [f"{'TOPIC':<22} {'SENT':>10} {'ACKED':>10} {'FAILED':>8} {'UNDELIVERED':>12}"]
+    for topic in sorted(tally.sent):
+        lines.append(
+            f"{topic:<22} {tally.sent[topic]:>10} {tally.acked[topic]:>10} "
+            f"{tally.failed[topic]:>8} {tally.undelivered(topic):>12}"
+        )
+    rate = tally.total_acked / elapsed_s if elapsed_s > 0 else 0.0
+    undelivered = tally.total_sent - tally.total_acked - tally.total_failed
+    lines.append(
+        f"{'total':<22} {tally.total_sent:>10} {tally.total_acked:>10} {tally.total_failed:>8} {undelivered:>12}"
+        f"   ({rate:,.0f} acked events/s over {elapsed_s:.1f} s)"
+    )
+    if tally.errors:
+        lines.append("delivery errors: " + ", ".join(f"{name} x{n}" for name, n in tally.errors.most_common()))
+    return "\n".join(lines)
+
+
+def parse_streams(value: str) -> list[LogStream]:
+    chosen = []
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        stream = BY_NAME.get(item) or BY_TOPIC.get(item)
+        if stream is None:
+            names = ", ".join([*BY_NAME, *BY_TOPIC])
+            raise argparse.ArgumentTypeError(f"unknown topic {item!r}: choose from {names}")
+        chosen.append(stream)
+    return chosen
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py produce", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=1000.0, help="events/s, paced evenly; 0 = as fast as possible")
+    parser.add_argument("--count", type=int, help="stop after this many events (all topics together)")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--topics", type=parse_streams, default=list(STREAMS), help="subset, e.g. session,auth")
+    parser.add_argument("--seed", type=int, help="fix every generated value except event times (wall clock)")
+    parser.add_argument("--bootstrap-servers", default=settings.kafka_bootstrap_servers)
+    parser.add_argument("--schema-registry-url", default=settings.schema_registry_url)
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="force the progress bar on/off"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2"):  # one line per registry request otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = load_settings()
+    args = build_parser(settings).parse_args(argv)
+    try:
+        producer = LogProducer(settings, args.bootstrap_servers, args.schema_registry_url)
+    except (ProducerStartError, schema_registry.RegistryUnavailable, schema_registry.IncompatibleSchema) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, producer.stop)
+    started = time.monotonic()
+    events = wall_clock_events(LogGenerator(seed=args.seed), args.topics)
+    tally = producer.run(events, rate=args.rate, count=args.count, duration_s=args.duration, progress=args.progress)
+    print(format_report(tally, time.monotonic() - started))
+    if not tally.all_delivered:
+        print(
+            f"error: {tally.total_sent - tally.total_acked} of {tally.total_sent} events were not delivered",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

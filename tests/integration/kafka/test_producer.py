@@ -1,0 +1,199 @@
+"""The producer against local mode's real Kafka and registry, checked by an independent consumer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from kafka import schema_registry
+from kafka.contract import AUTH, SESSION, STREAMS, LogStream
+from kafka.kafka_producer import LogProducer
+from kafka.logs_generators import LogGenerator
+from kafka.topics import create_topics
+
+ROOT = Path(__file__).resolve().parents[3]
+START_MS = 1_767_225_600_000
+
+
+@pytest.fixture(scope="module")
+def topics(settings) -> None:
+    """The three pipeline topics, created by kafka/create_topics.sh (idempotent, so shared by all tests)."""
+    create_topics(settings)
+
+
+def end_offsets(settings, topic: str) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "offsets-probe"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+    finally:
+        consumer.close()
+
+
+def read_range(settings, stream: LogStream, start: dict[int, int], end: dict[int, int]) -> list[tuple[str, dict]]:
+    """Every record of `stream` between two offset snapshots, decoded by an independent AvroDeserializer."""
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"verify-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
+    wanted = sum(end[p] - start.get(p, 0) for p in end)
+    consumer.assign([TopicPartition(stream.topic, p, start.get(p, 0)) for p in end])
+    ctx = SerializationContext(stream.topic, MessageField.VALUE)
+    out = []
+    try:
+        misses = 0
+        while len(out) < wanted and misses < 30:
+            msg = consumer.poll(1.0)
+            if msg is None:
+                misses += 1
+                continue
+            assert msg.error() is None, msg.error()
+            if msg.offset() >= end[msg.partition()]:
+                continue
+            out.append((msg.key().decode(), deserializer(msg.value(), ctx)))
+    finally:
+        consumer.close()
+    return out
+
+
+def normalize(value: dict) -> dict:
+    """Decoded Avro logical types back to what the generator produced (uuid -> str, datetime -> epoch ms)."""
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, uuid.UUID):
+            item = str(item)
+        elif isinstance(item, datetime):
+            item = int(item.timestamp() * 1000)
+        out[key] = item
+    return out
+
+
+def seeded_events(seed: int, sessions: int):
+    generator = LogGenerator(seed=seed)
+    for i in range(sessions):
+        yield from generator.session(START_MS + i * 1000)
+
+
+def test_produced_events_arrive_exactly_field_by_field(settings, topics) -> None:
+    before = {s.topic: end_offsets(settings, s.topic) for s in STREAMS}
+    producer = LogProducer(settings)
+    tally = producer.run(seeded_events(seed=2024, sessions=300), rate=0, progress=False)
+    assert tally.all_delivered and tally.total_failed == 0
+
+    expected: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for event in seeded_events(seed=2024, sessions=300):
+        expected[event.stream.topic].append((event.key, event.value))
+    for stream in STREAMS:
+        after = end_offsets(settings, stream.topic)
+        assert sum(after.values()) - sum(before[stream.topic].values()) == len(expected[stream.topic])
+        got = [(key, normalize(value)) for key, value in read_range(settings, stream, before[stream.topic], after)]
+        by_id = {value["event_id"]: (key, value) for key, value in got}
+        assert len(by_id) == len(got), "no duplicates"
+        assert by_id == {value["event_id"]: (key, value) for key, value in expected[stream.topic]}
+        assert tally.acked[stream.topic] == len(expected[stream.topic])
+
+
+def test_same_user_lands_on_one_partition(settings, topics) -> None:
+    before = end_offsets(settings, AUTH.topic)
+    producer = LogProducer(settings)
+    producer.run(seeded_events(seed=5, sessions=100), rate=0, progress=False)
+    after = end_offsets(settings, AUTH.topic)
+    partitions_by_user: dict[str, set[int]] = defaultdict(set)
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": f"p-{uuid.uuid4()}"})
+    consumer.assign([TopicPartition(AUTH.topic, p, before.get(p, 0)) for p in after])
+    remaining = sum(after.values()) - sum(before.values())
+    try:
+        while remaining > 0:
+            msg = consumer.poll(5.0)
+            assert msg is not None, "records missing"
+            if msg.offset() < after[msg.partition()]:
+                partitions_by_user[msg.key().decode()].add(msg.partition())
+                remaining -= 1
+    finally:
+        consumer.close()
+    assert partitions_by_user and all(len(p) == 1 for p in partitions_by_user.values())
+
+
+def test_create_topics_twice_gives_the_configured_topics(settings, topics) -> None:
+    create_topics(settings)  # the second run (the fixture ran the first)
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    metadata = admin.list_topics(timeout=10)
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, s.topic) for s in STREAMS]
+    for resource, future in admin.describe_configs(resources).items():
+        configs = future.result(timeout=10)
+        topic = metadata.topics[resource.name]
+        assert len(topic.partitions) == settings.topic_partitions
+        assert all(len(p.replicas) == settings.topic_replication_factor for p in topic.partitions.values())
+        assert configs["retention.ms"].value == str(settings.topic_retention_ms)
+        assert configs["min.insync.replicas"].value == str(settings.topic_min_insync_replicas)
+        assert configs["cleanup.policy"].value == "delete"
+
+
+def test_registration_is_idempotent_and_backward(settings, topics) -> None:
+    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    first = schema_registry.register_all(client, settings.schema_registry_url, retry_s=10)
+    again = schema_registry.register_all(
+        SchemaRegistryClient({"url": settings.schema_registry_url}), settings.schema_registry_url, 10
+    )
+    assert first == again
+    for stream in STREAMS:
+        assert client.get_compatibility(stream.subject) == "BACKWARD"
+
+
+def test_an_incompatible_change_is_refused_naming_the_field(settings, unique_name: str) -> None:
+    stream = LogStream("probe", unique_name, SESSION.schema_file, "unused")
+    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    schema_registry.register(client, stream, settings.schema_registry_url, 10)
+    changed = json.loads(stream.schema_str)
+    changed["fields"].append({"name": "tenant_id", "type": "string"})  # no default: old data unreadable
+    with pytest.raises(schema_registry.IncompatibleSchema, match="field 'tenant_id' was added without a default"):
+        schema_registry.register(client, stream, settings.schema_registry_url, 10, schema_str=json.dumps(changed))
+
+
+def run_cli(*args: str, env: dict | None = None, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "produce", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_cli_produces_a_count_and_reports_totals(settings, topics) -> None:
+    before = sum(end_offsets(settings, SESSION.topic).values())
+    done = run_cli("--count", "500", "--rate", "2000", "--topics", "session", "--seed", "3", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "user_session_logs" in done.stdout and "500" in done.stdout
+    assert sum(end_offsets(settings, SESSION.topic).values()) - before == 500
+
+
+def test_cli_fails_fast_and_clearly_without_a_broker(settings) -> None:
+    done = run_cli("--count", "10", "--bootstrap-servers", "127.0.0.1:1", timeout_s=60)
+    assert done.returncode == 1
+    assert "error: cannot reach Kafka at 127.0.0.1:1" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_fails_clearly_without_a_registry(settings, topics) -> None:
+    done = run_cli("--count", "10", "--schema-registry-url", "http://127.0.0.1:1", env={"SCHEMA_REGISTRY_RETRY_S": "3"})
+    assert done.returncode == 1
+    assert "error: schema registry at http://127.0.0.1:1 unreachable" in done.stderr and "Traceback" not in done.stderr
