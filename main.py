@@ -69,7 +69,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="main.py", description="Kafka -> Spark -> Cassandra log pipeline, local mode."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="fetch (first run) and start Kafka, the registry, Cassandra and Spark on 127.0.0.1")
+    up = sub.add_parser("up", help="fetch (first run) and start the engines, the streaming job and a generator")
+    up.add_argument("--infra-only", action="store_true", help="start Kafka, the registry, Cassandra and Spark only")
+    up.add_argument("--no-producer", action="store_true", help="everything but the default-rate generator")
+    sub.add_parser("stream", help="run the streaming job in the foreground (spark-submit)")
     status = sub.add_parser("status", help="each service: up/down, address, pid, uptime")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     logs = sub.add_parser("logs", help="show a service's log")
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         local = platform.Platform.load()
         if args.command == "up":
             print("starting local mode (Ctrl-C aborts; `python main.py down` stops it):", flush=True)
-            platform.up(local)
+            platform.up(local, pipeline=not args.infra_only, producer=not args.no_producer)
             print("all services ready.")
         elif args.command == "status":
             rows = platform.status_rows(local)
@@ -125,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
                     detail = f"  ({r['detail']})" if r["detail"] else ""
                     pid, uptime = r["pid"] or "-", r["uptime"] or "-"
                     print(f"{r['service']:<13} {r['state']:<9} {pid:>7} {uptime:>10}  {r['address']}{detail}")
+        elif args.command == "stream":
+            os.execv(*platform.stream_command(local))
         elif args.command == "logs":
             if args.service not in SERVICE_NAMES:
                 raise LocalModeError(f"unknown service {args.service!r}: choose one of {', '.join(SERVICE_NAMES)}")

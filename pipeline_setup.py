@@ -1,5 +1,6 @@
-"""`python3 main.py setup`: everything the pipeline needs before data flows, idempotently —
-the three topics (through kafka/create_topics.sh) and the Avro schemas with BACKWARD compatibility."""
+"""`python3 main.py setup`: everything the pipeline needs before data flows, idempotently — the three
+topics (through kafka/create_topics.sh), the Avro schemas with BACKWARD compatibility, and the keyspace and
+tables of cassandra/cassandra_setup.cql."""
 
 from __future__ import annotations
 
@@ -7,21 +8,35 @@ import sys
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from config.settings import load_settings
+from config.settings import Settings, load_settings
+from database.cassandra_connection import CassandraConnection, CassandraUnavailable
+from database.schema import apply_setup
 from kafka import schema_registry
 from kafka.topics import TopicSetupError, create_topics
 
+EXPECTED_FAILURES = (
+    TopicSetupError,
+    schema_registry.RegistryUnavailable,
+    schema_registry.IncompatibleSchema,
+    CassandraUnavailable,
+)
+
+
+def run_setup(settings: Settings) -> None:
+    print(create_topics(settings), end="")
+    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    ids = schema_registry.register_all(client, settings.schema_registry_url, settings.registry_retry_s)
+    for subject, schema_id in ids.items():
+        print(f"schema {subject}: id {schema_id} ({schema_registry.COMPATIBILITY})")
+    with CassandraConnection.open(settings) as cassandra:
+        count = apply_setup(cassandra.session, settings)
+    print(f"cassandra: {count} statements of cassandra/cassandra_setup.cql applied (keyspace user_logs)")
+
 
 def setup() -> int:
-    settings = load_settings()
     try:
-        print(create_topics(settings), end="")
-        client = SchemaRegistryClient({"url": settings.schema_registry_url})
-        for subject, schema_id in schema_registry.register_all(
-            client, settings.schema_registry_url, settings.registry_retry_s
-        ).items():
-            print(f"schema {subject}: id {schema_id} ({schema_registry.COMPATIBILITY})")
-    except (TopicSetupError, schema_registry.RegistryUnavailable, schema_registry.IncompatibleSchema) as exc:
+        run_setup(load_settings())
+    except EXPECTED_FAILURES as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

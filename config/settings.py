@@ -32,6 +32,12 @@ def _str(name: str, default: str) -> str:
     return os.environ.get(name, default).strip() or default
 
 
+def _path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name, "").strip()
+    path = Path(raw) if raw else default
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 def host_port(address: str, default_port: int) -> tuple[str, int]:
     """Split `host:port` (the first of a comma-separated list)."""
     first = address.split(",")[0].strip()
@@ -74,6 +80,18 @@ class Settings:
     producer_message_timeout_ms: int
     producer_queue_max_messages: int
     registry_retry_s: int
+    cassandra_replication_factor: int
+    cassandra_default_ttl_s: int
+    cassandra_write_consistency: str
+    cassandra_connect_retry_s: int
+    spark_checkpoint_dir: Path
+    spark_starting_offsets: str
+    spark_max_offsets_per_trigger: int
+    spark_trigger_interval: str
+    spark_restart_backoff_max_s: int
+    spark_driver_memory: str
+    spark_executor_memory: str
+    producer_rate: float
 
     @property
     def kafka_port(self) -> int:
@@ -131,4 +149,18 @@ def load_settings(env_file: Path | None = None) -> Settings:
         producer_message_timeout_ms=_int("PRODUCER_MESSAGE_TIMEOUT_MS", 120_000),
         producer_queue_max_messages=_int("PRODUCER_QUEUE_MAX_MESSAGES", 500_000),
         registry_retry_s=_int("SCHEMA_REGISTRY_RETRY_S", 30),
+        cassandra_replication_factor=_int("CASSANDRA_REPLICATION_FACTOR", 1),
+        cassandra_default_ttl_s=_int("CASSANDRA_DEFAULT_TTL_S", 30 * 24 * 3600),
+        cassandra_write_consistency=_str("CASSANDRA_WRITE_CONSISTENCY", "LOCAL_QUORUM"),
+        cassandra_connect_retry_s=_int("CASSANDRA_CONNECT_RETRY_S", 120),
+        spark_checkpoint_dir=_path(
+            "SPARK_CHECKPOINT_DIR", local_dir / "data" / "spark" / "checkpoints" / "log-pipeline"
+        ),
+        spark_starting_offsets=_str("SPARK_STARTING_OFFSETS", "earliest"),
+        spark_max_offsets_per_trigger=_int("SPARK_MAX_OFFSETS_PER_TRIGGER", 200_000),
+        spark_trigger_interval=_str("SPARK_TRIGGER_INTERVAL", "1 second"),
+        spark_restart_backoff_max_s=_int("SPARK_RESTART_BACKOFF_MAX_S", 30),
+        spark_driver_memory=_str("SPARK_DRIVER_MEMORY", "512m"),
+        spark_executor_memory=_str("SPARK_EXECUTOR_MEMORY", "1g"),
+        producer_rate=float(_str("PRODUCER_RATE", "200")),
     )

@@ -14,12 +14,23 @@ from pathlib import Path
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 
+def _nullable(avro_type) -> bool:
+    return isinstance(avro_type, list) and "null" in avro_type
+
+
+def _logical(avro_type) -> str | None:
+    if isinstance(avro_type, list):
+        return next((_logical(t) for t in avro_type if t != "null"), None)
+    return avro_type.get("logicalType") if isinstance(avro_type, dict) else None
+
+
 @dataclass(frozen=True)
 class LogStream:
     name: str
     topic: str
     schema_file: str
     table: str
+    event_time_field: str
 
     @property
     def subject(self) -> str:
@@ -40,10 +51,23 @@ class LogStream:
     def field_names(self) -> list[str]:
         return [f["name"] for f in self.schema["fields"]]
 
+    @property
+    def record_name(self) -> str:
+        return f"{self.schema['namespace']}.{self.schema['name']}"
 
-SESSION = LogStream("session", "user_session_logs", "session_log.avsc", "session_logs")
-AUTH = LogStream("auth", "user_auth_logs", "auth_log.avsc", "auth_logs")
-ACTIVITY = LogStream("activity", "user_activity_logs", "activity_log.avsc", "activity_logs")
+    @property
+    def required_fields(self) -> list[str]:
+        """Fields the contract never allows to be null."""
+        return [f["name"] for f in self.schema["fields"] if not _nullable(f["type"])]
+
+    @property
+    def uuid_fields(self) -> list[str]:
+        return [f["name"] for f in self.schema["fields"] if _logical(f["type"]) == "uuid"]
+
+
+SESSION = LogStream("session", "user_session_logs", "session_log.avsc", "session_logs", "login_time")
+AUTH = LogStream("auth", "user_auth_logs", "auth_log.avsc", "auth_logs", "timestamp")
+ACTIVITY = LogStream("activity", "user_activity_logs", "activity_log.avsc", "activity_logs", "timestamp")
 STREAMS: tuple[LogStream, ...] = (SESSION, AUTH, ACTIVITY)
 BY_NAME = {s.name: s for s in STREAMS}
 BY_TOPIC = {s.topic: s for s in STREAMS}

@@ -7,6 +7,8 @@ under supervisord in dependency order and waits for each to answer its own proto
 from __future__ import annotations
 
 import base64
+import json
+import os
 import shutil
 import subprocess
 import time
@@ -24,7 +26,7 @@ from local.errors import LocalModeError
 from local.java import JavaRuntime, find_java17
 from local.paths import LocalPaths
 from local.ports import holder, port_free
-from local.services import SERVICE_NAMES, Service, all_services, kafka_tool_command, spark_home
+from local.services import INFRA_NAMES, SERVICE_NAMES, Service, all_services, kafka_tool_command, spark_home
 from local.supervisor import DEAD_STATES, Supervisor
 
 FIRST_RUN_DISK_GB = 4
@@ -160,31 +162,48 @@ def prepare(platform: Platform) -> tuple[JavaRuntime, list[Service]]:
     return java, services
 
 
-def up(platform: Platform) -> None:
-    java, services = prepare(platform)
+def _start_in_order(platform: Platform, services: list[Service], ready: set[str]) -> None:
+    """Start each service as soon as its prerequisites answer; poll every started one until all do."""
     supervisor = platform.supervisor
-    running = supervisor.all_info()
-    _check_ports(platform, services, running)
-    _format_kafka_storage(platform, java)
-    supervisor.start_daemon(services)
-
     started: dict[str, float] = {}
-    ready: set[str] = set()
-    # Start each service as soon as its prerequisites answer; poll every started one until all do.
-    while len(ready) < len(services):
-        for service in services:
+    todo = [s for s in services if s.name not in ready]
+    while any(s.name not in ready for s in todo):
+        for service in todo:
             if service.name not in started and all(a in ready for a in service.after):
                 supervisor.start(service.name)
                 started[service.name] = time.monotonic()
-        waiting = [s for s in services if s.name in started and s.name not in ready]
+        waiting = [s for s in todo if s.name in started and s.name not in ready]
         if not waiting:
             raise LocalModeError("services wait on each other: check `after` in local/services.py")
         for service in waiting:
             if _check_started(platform, service, started[service.name]):
                 ready.add(service.name)
                 print(f"  {service.name:<13} ready   {service.address}", flush=True)
-        if not ready.issuperset(s.name for s in waiting):
+        if any(s.name not in ready for s in waiting):
             time.sleep(0.5)
+
+
+def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None:
+    """Start the engines; then (unless `pipeline` is False) create topics, schemas and tables and start
+    the streaming job, and (unless `producer` is False) the default-rate generator."""
+    java, services = prepare(platform)
+    supervisor = platform.supervisor
+    _check_ports(platform, services, supervisor.all_info())
+    _format_kafka_storage(platform, java)
+    supervisor.start_daemon(services)
+
+    ready: set[str] = set()
+    _start_in_order(platform, [s for s in services if s.name in INFRA_NAMES], ready)
+    if not pipeline:
+        return
+    from pipeline_setup import EXPECTED_FAILURES, run_setup
+
+    try:
+        run_setup(platform.settings)
+    except EXPECTED_FAILURES as exc:
+        raise LocalModeError(f"setup failed: {exc}") from None
+    wanted = {"stream"} | ({"producer"} if producer else set())
+    _start_in_order(platform, [s for s in services if s.name in wanted], ready)
 
 
 def _uptime(seconds: float) -> str:
@@ -207,15 +226,49 @@ def status_rows(platform: Platform) -> list[dict]:
                 "address": service.address,
                 "pid": proc.get("pid") if running else None,
                 "uptime": _uptime(proc["now"] - proc["start"]) if running else None,
-                "detail": reason or ("" if running else proc.get("statename", "not started").lower()),
+                "detail": reason
+                or (job_detail(platform) if running and service.name == "stream" else "")
+                or ("" if running else proc.get("statename", "not started").lower()),
             }
         )
     return rows
 
 
-def described_services(platform: Platform) -> list[Service]:
+def stream_command(platform: Platform) -> tuple[str, list[str]]:
+    """`main.py stream`: the same spark-submit the supervised job runs, for the foreground (one job per checkpoint)."""
+    info = platform.supervisor.all_info().get("stream", {})
+    if info.get("statename") in ("RUNNING", "STARTING"):
+        raise LocalModeError(
+            f"the streaming job already runs under local mode (pid {info.get('pid')}); two jobs must not share a "
+            "checkpoint. See it with `python3 main.py logs stream -f`."
+        )
+    java = find_java17()
+    service = next(s for s in described_services(platform, java) if s.name == "stream")
+    os.environ.update(service.env)
+    return service.command[0], service.command
+
+
+def job_detail(platform: Platform) -> str:
+    """The job's own report (spark/spark_streaming.py rewrites it every few seconds)."""
+    path = platform.paths.run / "stream-status.json"
+    if not path.exists():
+        return ""
+    status = json.loads(path.read_text())
+    parts = []
+    for topic, query in status.get("queries", {}).items():
+        progress = query.get("last_progress") or {}
+        part = f"{topic} {query['state']}"
+        if progress:
+            part += f" batch {progress.get('batchId')} {progress.get('processedRowsPerSecond', 0):.0f} rows/s"
+        if query.get("restarts"):
+            part += f" restarts {query['restarts']} ({query.get('last_error')})"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+def described_services(platform: Platform, java: JavaRuntime | None = None) -> list[Service]:
     """The services as `up` would start them, for display; nothing is written or run."""
-    java = JavaRuntime(home=Path("java"), major=0)
+    java = java or JavaRuntime(home=Path("java"), major=0)
     try:
         return all_services(platform.settings, platform.paths, java, platform.versions)
     except LocalModeError:

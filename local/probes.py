@@ -79,3 +79,14 @@ def spark_worker_ready(settings: Settings, timeout: float = 3.0) -> str | None:
     if isinstance(state, str):
         return state
     return None if state.get("aliveworkers", 0) >= 1 else "no alive worker registered"
+
+
+def stream_job_ready(settings: Settings, timeout: float = 3.0) -> str | None:
+    """The streaming job is registered with the master as a running application."""
+    state = _spark_master_json(settings, timeout)
+    if isinstance(state, str):
+        return state
+    running = [
+        a for a in state.get("activeapps", []) if a.get("name") == "log-pipeline" and a.get("state") == "RUNNING"
+    ]
+    return None if running else "log-pipeline not running on the master"

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import Settings
+from config.settings import PROJECT_ROOT, Settings
 from config.versions import Versions
 from local import configs, probes, resolve
 from local.java import JavaRuntime
 from local.paths import LocalPaths
+
+QUERY_NAME = "log-pipeline"  # the Spark app and query name of spark/spark_streaming.py
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Service:
     after: tuple[str, ...] = ()  # started only once these are ready
     env: dict[str, str] = field(default_factory=dict)
     stop_wait_s: int = 30
+    autorestart: bool = False  # the pipeline's own processes come back after a crash; engines do not
     jvm_args: tuple[Path, list[str]] | None = None  # an @argfile the command names, written by `write_argfile`
 
     def write_argfile(self) -> None:
@@ -204,6 +207,52 @@ def spark_worker(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Se
     )
 
 
+def stream_job(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+    """The streaming job, submitted to the standalone master exactly as a user would."""
+    cmd = [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--master", settings.spark_master_url,
+        "--driver-memory", settings.spark_driver_memory,
+        "--conf", f"spark.executor.memory={settings.spark_executor_memory}",
+        str(PROJECT_ROOT / "spark" / "spark_streaming.py"),
+    ]  # fmt: skip
+    return Service(
+        name="stream",
+        address=f"spark app {QUERY_NAME} on {settings.spark_master_url}",
+        command=cmd,
+        ports=(),
+        probe=probes.stream_job_ready,
+        ready_timeout_s=180,
+        after=("kafka", "registry", "cassandra", "spark-worker"),
+        env={**_spark_env(settings, java), "PYSPARK_DRIVER_PYTHON": sys.executable},
+        stop_wait_s=60,
+        autorestart=True,
+    )
+
+
+def producer(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+    """A steady generator at PRODUCER_RATE events/s, so a fresh `up` shows data flowing."""
+    cmd = [
+        sys.executable,
+        str(PROJECT_ROOT / "main.py"),
+        "produce",
+        "--rate",
+        str(settings.producer_rate),
+        "--no-progress",
+    ]
+    return Service(
+        name="producer",
+        address=f"{settings.producer_rate} events/s -> {settings.kafka_bootstrap_servers}",
+        command=cmd,
+        ports=(),
+        probe=lambda _settings: None,
+        ready_timeout_s=30,
+        after=("kafka", "registry"),
+        stop_wait_s=150,  # flushing may take up to message.timeout.ms
+        autorestart=True,
+    )
+
+
 def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, versions: Versions) -> list[Service]:
     """In start order; `after` says which must be ready before a service starts."""
     return [
@@ -212,7 +261,11 @@ def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, versi
         spark_master(settings, paths, java),
         registry(settings, paths, java, versions),
         spark_worker(settings, paths, java),
+        stream_job(settings, paths, java),
+        producer(settings, paths, java),
     ]
 
 
-SERVICE_NAMES = ("kafka", "cassandra", "spark-master", "registry", "spark-worker")
+INFRA_NAMES = ("kafka", "cassandra", "spark-master", "registry", "spark-worker")
+PIPELINE_NAMES = ("stream", "producer")
+SERVICE_NAMES = INFRA_NAMES + PIPELINE_NAMES

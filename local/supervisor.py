@@ -61,10 +61,11 @@ def render_config(paths: LocalPaths, services: Iterable[Service]) -> str:
             "command=" + shlex.join(service.command).replace("%", "%%"),
             f"directory={paths.root}",
             "autostart=false",
-            # A crash must show up, not be papered over by a restart loop.
-            "autorestart=false",
+            # Engines: a crash must show up, not be papered over by a restart loop. The pipeline's own
+            # processes (job, producer) restart: the job resumes from its checkpoint.
+            f"autorestart={'true' if service.autorestart else 'false'}",
             "startsecs=3",
-            "startretries=0",
+            f"startretries={3 if service.autorestart else 0}",
             "stopsignal=TERM",
             f"stopwaitsecs={service.stop_wait_s}",
             "stopasgroup=true",

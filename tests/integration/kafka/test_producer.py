@@ -157,7 +157,7 @@ def test_registration_is_idempotent_and_backward(settings, topics) -> None:
 
 
 def test_an_incompatible_change_is_refused_naming_the_field(settings, unique_name: str) -> None:
-    stream = LogStream("probe", unique_name, SESSION.schema_file, "unused")
+    stream = LogStream("probe", unique_name, SESSION.schema_file, "unused", "login_time")
     client = SchemaRegistryClient({"url": settings.schema_registry_url})
     schema_registry.register(client, stream, settings.schema_registry_url, 10)
     changed = json.loads(stream.schema_str)

@@ -1,0 +1,86 @@
+"""One Cassandra cluster/session from settings, with bounded retry while Cassandra starts.
+
+with CassandraConnection.open(settings) as cassandra:
+    insert = cassandra.prepare("INSERT INTO ... VALUES (?, ?)")
+    cassandra.session.execute(insert, (a, b))
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache
+
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import PreparedStatement
+
+from cassandra import ConsistencyLevel
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class CassandraUnavailable(RuntimeError):
+    """Cassandra did not accept a connection within the retry bound."""
+
+
+def build_cluster(settings: Settings) -> Cluster:
+    auth = None
+    if settings.cassandra_username:
+        auth = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password or "")
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)),
+        consistency_level=ConsistencyLevel.name_to_value[settings.cassandra_write_consistency],
+        request_timeout=30,
+    )
+    return Cluster(
+        [h.strip() for h in settings.cassandra_host.split(",")],
+        port=settings.cassandra_port,
+        auth_provider=auth,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        protocol_version=5,
+        connect_timeout=10,
+    )
+
+
+class CassandraConnection:
+    """A cluster and its session; prepared statements are cached per query text."""
+
+    def __init__(self, cluster: Cluster, session: Session) -> None:
+        self.cluster = cluster
+        self.session = session
+        self.prepare = cache(self._prepare)
+
+    @classmethod
+    def open(cls, settings: Settings, retry_s: float | None = None) -> CassandraConnection:
+        retry_s = settings.cassandra_connect_retry_s if retry_s is None else retry_s
+        deadline = time.monotonic() + retry_s
+        delay = 1.0
+        while True:
+            cluster = build_cluster(settings)
+            try:
+                return cls(cluster, cluster.connect())
+            except NoHostAvailable as exc:
+                cluster.shutdown()
+                if time.monotonic() + delay > deadline:
+                    raise CassandraUnavailable(
+                        f"Cassandra at {settings.cassandra_host}:{settings.cassandra_port} did not accept a connection "
+                        f"within {retry_s:.0f} s: is it running? (`python3 main.py status`)"
+                    ) from exc
+                log.info("Cassandra not reachable yet; retrying in %.0f s", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _prepare(self, query: str) -> PreparedStatement:
+        return self.session.prepare(query)
+
+    def close(self) -> None:
+        self.cluster.shutdown()
+
+    def __enter__(self) -> CassandraConnection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

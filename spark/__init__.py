@@ -1,0 +1,1 @@
+"""The streaming job: Kafka (Confluent Avro) -> from_avro -> foreachBatch -> Cassandra."""

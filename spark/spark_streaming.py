@@ -1,0 +1,257 @@
+"""The streaming job: three Kafka topics of Confluent-framed Avro -> from_avro -> foreachBatch -> Cassandra.
+
+    spark-submit --master spark://127.0.0.1:7077 spark/spark_streaming.py      # or: python3 main.py stream
+
+Connector jars come from spark-defaults.conf (local mode) or the image (Compose), never from this file.
+Settings (bootstrap servers, registry, Cassandra, checkpoint, offsets) come from `.env`/the environment.
+
+One query per topic (measured faster than one query over all three split inside the batch: each batch is a
+single Spark job, and the three run side by side). Each micro-batch: split the wire format; decode every
+record with the writer schema its id names (fetched from the registry by id, cached), resolved to the topic's
+latest (reader) schema; write good rows to the topic's table and everything undecodable to `dead_letters`
+with the reason. A batch that fails (Cassandra down, say) is not committed: its query restarts from its
+checkpoint after a backoff, and idempotent writes make the replay harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+# The driver imports the project's modules (settings, contract); executors need none (all JVM expressions).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyspark.sql import DataFrame, Observation, SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from config.settings import Settings, load_settings  # noqa: E402
+from database.cassandra_connection import CassandraConnection  # noqa: E402
+from kafka.contract import STREAMS, LogStream  # noqa: E402
+from spark import transforms  # noqa: E402
+from spark.cassandra_sink import CassandraSink  # noqa: E402
+from spark.schema_resolver import SchemaResolver  # noqa: E402
+
+log = logging.getLogger("spark_streaming")
+
+QUERY_NAME = "log-pipeline"
+DEAD_LETTERS_TABLE = "dead_letters"
+DEAD_LETTER_INPUT = (
+    "topic",
+    "kafka_partition",
+    "kafka_offset",
+    "produced_at",
+    "raw_key",
+    "raw_value",
+    "schema_id",
+    "error",
+)
+
+
+def build_session(settings: Settings) -> SparkSession:
+    builder = (
+        SparkSession.builder.appName(QUERY_NAME)
+        .config("spark.cassandra.connection.host", settings.cassandra_host)
+        .config("spark.cassandra.connection.port", str(settings.cassandra_port))
+        .config("spark.cassandra.connection.localDC", settings.cassandra_local_dc)
+        .config("spark.cassandra.output.consistency.level", settings.cassandra_write_consistency)
+        # Batches are small and the box has 2 cores: few shuffle partitions keep per-batch overhead low.
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+    )
+    if settings.cassandra_username:
+        builder = builder.config("spark.cassandra.auth.username", settings.cassandra_username).config(
+            "spark.cassandra.auth.password", settings.cassandra_password or ""
+        )
+    return builder.getOrCreate()
+
+
+def avro_compatibility(spark: SparkSession):
+    """Avro's own reader/writer check (org.apache.avro.SchemaCompatibility, shipped with Spark)."""
+    avro = spark.sparkContext._jvm.org.apache.avro
+
+    def why_incompatible(reader: str, writer: str) -> str | None:
+        result = avro.SchemaCompatibility.checkReaderWriterCompatibility(
+            avro.Schema.Parser().parse(reader), avro.Schema.Parser().parse(writer)
+        )
+        if result.getType().toString() == "COMPATIBLE":
+            return None
+        return " ".join(str(result.getDescription()).split())[:300]
+
+    return why_incompatible
+
+
+class TopicBatchWriter:
+    """The foreachBatch function of one topic's query: decode a micro-batch and write it, or raise (and
+    nothing is committed). One Spark job per batch writes the table; observed metrics count the rows that
+    must go to dead letters, and only then does a second job write them."""
+
+    def __init__(self, stream: LogStream, resolver: SchemaResolver, sink: CassandraSink) -> None:
+        self.stream = stream
+        self.resolver = resolver
+        self.sink = sink
+        self.rows_written: Counter = Counter()
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        stream = self.stream
+        schemas = self.resolver.for_batch(stream)
+        for sid, reason in schemas.rejected.items():
+            log.debug("%s: schema id %s -> dead letters (%s)", stream.topic, sid, reason)
+        decoded = transforms.decode(transforms.frame(batch), schemas.writers, schemas.reader)
+        checked = transforms.check_decoded(decoded, stream, schemas.writers, schemas.rejected)
+        outcome = Observation(f"{stream.table}-{batch_id}")
+        observed = checked.observe(outcome, F.count(F.lit(1)).alias("rows"), F.count(F.col("error")).alias("bad"))
+        self.sink.ensure_columns(stream.table, schemas.reader_fields)
+        self.sink.write(transforms.table_rows(observed, stream, schemas.field_names), stream.table)
+        metrics = outcome.get
+        written, bad = metrics["rows"] - metrics["bad"], metrics["bad"]
+        if bad:
+            self.sink.write(transforms.dead_letter_rows(checked), DEAD_LETTERS_TABLE)
+            log.warning("%s batch %d: %d records -> %s", stream.topic, batch_id, bad, DEAD_LETTERS_TABLE)
+        self.rows_written[stream.table] += written
+        self.rows_written[DEAD_LETTERS_TABLE] += bad
+        log.info("%s batch %d: %d rows written in %.2f s", stream.topic, batch_id, written, time.monotonic() - started)
+
+
+def read_topic(spark: SparkSession, settings: Settings, stream: LogStream) -> DataFrame:
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .option("subscribe", stream.topic)
+        .option("startingOffsets", settings.spark_starting_offsets)
+        .option("maxOffsetsPerTrigger", settings.spark_max_offsets_per_trigger)
+        .load()
+    )
+
+
+class TopicQuery:
+    """One topic's streaming query, restarted from its checkpoint after a failure, with backoff."""
+
+    def __init__(self, spark: SparkSession, settings: Settings, writer: TopicBatchWriter) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.writer = writer
+        self.stream = writer.stream
+        self.query = None
+        self.restarts = 0
+        self.backoff = 1.0
+        self.retry_at = 0.0
+        self.last_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{QUERY_NAME}-{self.stream.name}"
+
+    def start(self) -> None:
+        checkpoint = self.settings.spark_checkpoint_dir / self.stream.topic
+        self.query = (
+            read_topic(self.spark, self.settings, self.stream)
+            .writeStream.queryName(self.name)
+            .foreachBatch(self.writer)
+            .option("checkpointLocation", str(checkpoint))
+            .trigger(processingTime=self.settings.spark_trigger_interval)
+            .start()
+        )
+        log.info("query %s started (checkpoint %s)", self.name, checkpoint)
+
+    def tend(self) -> None:
+        """Restart a failed query once its backoff has passed; reset the backoff after progress."""
+        if self.query is not None and self.query.isActive:
+            progress = self.query.lastProgress
+            if progress and progress.get("numInputRows", 0) > 0:
+                self.backoff = 1.0
+            return
+        if self.query is not None:
+            error = self.query.exception()
+            self.query = None
+            if error is None:
+                return
+            self.restarts += 1
+            self.last_error = first_line(error)
+            self.retry_at = time.monotonic() + self.backoff
+            log.error(
+                "%s: batch failed, nothing committed: %s; restarting from the checkpoint in %.0f s",
+                self.name, self.last_error, self.backoff,
+            )  # fmt: skip
+            self.backoff = min(self.backoff * 2, self.settings.spark_restart_backoff_max_s)
+        elif time.monotonic() >= self.retry_at:
+            self.start()
+
+    def status(self) -> dict:
+        query = self.query
+        return {
+            "state": "running" if query is not None and query.isActive else "restarting",
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "rows_written": dict(self.writer.rows_written),
+            "last_progress": query.lastProgress if query is not None else None,
+        }
+
+    def stop(self) -> None:
+        if self.query is not None and self.query.isActive:
+            self.query.stop()
+
+
+def write_status(settings: Settings, state: str, queries: list[TopicQuery]) -> None:
+    """The job's state for `main.py status`: a small JSON file replaced atomically."""
+    path = settings.local_dir / "run" / "stream-status.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    status = {"state": state, "updated_at": time.time(), "queries": {q.stream.topic: q.status() for q in queries}}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, default=str))
+    tmp.replace(path)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "desc", None) or exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line for line in lines if "Error" in line or "Exception" in line), lines[0] if lines else repr(exc))[
+        :500
+    ]
+
+
+def run(settings: Settings) -> int:
+    spark = build_session(settings)
+    spark.sparkContext.setLogLevel("WARN")
+    resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
+    connection = CassandraConnection.open(settings)
+    sink = CassandraSink(connection)
+    queries = [TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink)) for stream in STREAMS]
+    stopping = False
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        log.info("signal %s: stopping after the current batches", signum)
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping:
+            for query in queries:
+                query.tend()
+            write_status(settings, "running", queries)
+            time.sleep(2)
+    finally:
+        for query in queries:
+            query.stop()
+        write_status(settings, "stopped", queries)
+        connection.close()
+        spark.stop()
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2", "py4j", "cassandra"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return run(load_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

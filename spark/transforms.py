@@ -1,0 +1,133 @@
+"""Pure DataFrame -> DataFrame transforms of the streaming job: no I/O, testable on a local SparkSession.
+
+A Kafka record moves through: `frame` (split the Confluent wire format, flag what is not in it) ->
+`decode` (from_avro with the writer schema its id names, resolved to the reader schema) -> `check_decoded`
+(flag unknown ids, corrupt payloads, missing required values, malformed uuids) -> `table_rows` (flatten,
+lineage, derived columns) or `dead_letter_rows` (raw bytes plus the reason).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.avro.functions import from_avro
+
+from kafka.contract import LogStream
+
+WIRE_HEADER_BYTES = 5  # magic byte 0 + 4-byte big-endian schema id
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+LINEAGE = ("kafka_partition", "kafka_offset", "produced_at")
+
+
+def frame(kafka_rows: DataFrame) -> DataFrame:
+    """Kafka source rows -> lineage columns, the schema id, the Avro payload, and `error` for records that
+    are not in the Confluent wire format (null when the framing is fine)."""
+    value = F.col("value")
+    size = F.length(value)
+    magic = F.hex(F.substring(value, 1, 1))
+    error = (
+        F.when(value.isNull(), F.lit("null value: no Confluent wire-format header"))
+        .when(
+            size < WIRE_HEADER_BYTES,
+            F.format_string("record of %d bytes is shorter than the 5-byte wire-format header", size),
+        )
+        .when(magic != "00", F.format_string("bad magic byte 0x%s: not Confluent wire format", magic))
+    )
+    return kafka_rows.select(
+        F.col("topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("produced_at"),
+        F.col("key").alias("raw_key"),
+        value.alias("raw_value"),
+        F.when(error.isNull(), F.conv(F.hex(F.substring(value, 2, 4)), 16, 10).cast("int")).alias("schema_id"),
+        F.when(
+            error.isNull(), F.expr(f"substring(value, {WIRE_HEADER_BYTES + 1}, length(value) - {WIRE_HEADER_BYTES})")
+        ).alias("payload"),
+        error.alias("error"),
+    )
+
+
+def decode(framed: DataFrame, writers: dict[int, str], reader_schema: str) -> DataFrame:
+    """Decode each payload with the writer schema its id names, resolved by Avro to `reader_schema`, into an
+    `event` struct (one shape for every id). PERMISSIVE: a payload that does not decode yields a null `event`
+    instead of failing the batch; ids without a writer here also get a null `event`."""
+    options = {"mode": "PERMISSIVE", "avroSchema": reader_schema}
+    schema_id = F.col("schema_id")
+    # A struct of the reader's shape, null for every row, for when no id has a writer schema.
+    event = F.when(F.lit(False), from_avro(F.lit(None).cast("binary"), reader_schema, options))
+    for sid, writer in sorted(writers.items()):
+        event = F.when(schema_id == sid, from_avro(F.col("payload"), writer, options)).otherwise(event)
+    return framed.withColumn("event", event)
+
+
+def _problems(checks: list[tuple[Column, str]]) -> Column:
+    """Comma-joined names of the checks that fail (null when none does)."""
+    joined = F.concat_ws(", ", *[F.when(failed, F.lit(name)) for failed, name in checks])
+    return F.when(joined != "", joined)
+
+
+def _by_schema_id(reasons: dict[int, str], otherwise: Column) -> Column:
+    reason = otherwise
+    for sid, text in sorted(reasons.items()):
+        reason = F.when(F.col("schema_id") == sid, F.lit(text)).otherwise(reason)
+    return reason
+
+
+def check_decoded(
+    decoded: DataFrame, stream: LogStream, writers: dict[int, str], rejected: dict[int, str]
+) -> DataFrame:
+    """Set `error` on every row that must not reach the table, keeping a framing error already set: a schema
+    id that is not a version of the topic's subject, one rejected before decoding (another record type,
+    unreadable as the latest), an undecodable payload, a required value missing (null where the contract has
+    no null), or a uuid field that is not a uuid."""
+    event = F.col("event")
+    known = list(writers) + list(rejected)
+    not_registered = F.format_string(f"schema id %d is not a registered version of {stream.subject}", "schema_id")
+    id_problem = _by_schema_id(
+        rejected, F.when(~F.col("schema_id").isin(known), not_registered) if known else not_registered
+    )
+    missing = _problems([(event[name].isNull(), name) for name in stream.required_fields])
+    bad_uuid = _problems(
+        [(event[name].isNotNull() & ~event[name].rlike(UUID_PATTERN), name) for name in stream.uuid_fields]
+    )
+    error = (
+        F.when(F.col("error").isNotNull(), F.col("error"))
+        .when(id_problem.isNotNull(), id_problem)
+        .when(
+            event.isNull(),
+            F.format_string("corrupt Avro payload: does not decode with writer schema id %d", "schema_id"),
+        )
+        .when(missing.isNotNull(), F.concat(F.lit("required value missing: "), missing))
+        .when(bad_uuid.isNotNull(), F.concat(F.lit("not a uuid: "), bad_uuid))
+    )
+    return decoded.withColumn("error", error)
+
+
+def table_rows(checked: DataFrame, stream: LogStream, reader_fields: list[str]) -> DataFrame:
+    """Rows without an error, flattened to the table's columns: every reader-schema field, lineage, and
+    `event_day` (UTC day of the event time)."""
+    event_time = F.col(f"event.{stream.event_time_field}")
+    return checked.where(F.col("error").isNull()).select(
+        *[F.col(f"event.{name}").alias(name) for name in reader_fields],
+        F.to_date(event_time).alias("event_day"),
+        *LINEAGE,
+    )
+
+
+def dead_letter_rows(rows: DataFrame, reason: Column | None = None) -> DataFrame:
+    """Rows with an error -> `dead_letters` rows. The partition day comes from the Kafka timestamp, so a replay
+    of the same record rewrites the same row."""
+    reason = reason if reason is not None else F.col("error")
+    return rows.where(reason.isNotNull()).select(
+        "topic",
+        F.to_date("produced_at").alias("day"),
+        "kafka_partition",
+        "kafka_offset",
+        reason.alias("reason"),
+        "schema_id",
+        "raw_key",
+        "raw_value",
+        "produced_at",
+        F.current_timestamp().alias("failed_at"),
+    )
