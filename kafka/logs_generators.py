@@ -97,7 +97,7 @@ class Event:
 class LogGenerator:
     """Generates sessions of events. Deterministic for a given seed and sequence of `session(end_ms)` calls."""
 
-    def __init__(self, seed: int | None = None, users: int = 5000, pages: int = 400) -> None:
+    def __init__(self, seed: int | None = None, users: int = 5000, pages: int = 400, user_prefix: str = "user") -> None:
         self.rng = Random(seed)
         faker = Faker()
         faker.seed_instance(seed if seed is not None else self.rng.getrandbits(32))
@@ -108,7 +108,7 @@ class LogGenerator:
             device, os_name, browser, _ = profile.pick(self.rng)
             ip = faker.ipv6() if self.rng.random() < 0.3 else faker.ipv4_public()
             location = self.rng.choice(locations) if self.rng.random() < 0.97 else None
-            self.users.append(User(f"user_{i:06d}", device, os_name, browser, location, ip))
+            self.users.append(User(f"{user_prefix}_{i:06d}", device, os_name, browser, location, ip))
         base = faker.url().rstrip("/")
         self.pages = [(f"page_{i:04d}", f"{base}/{faker.uri_path()}") for i in range(pages)]
         self.search_terms = [faker.word() for _ in range(500)]

@@ -58,7 +58,9 @@ def decode(framed: DataFrame, writers: dict[int, str], reader_schema: str) -> Da
     event = F.when(F.lit(False), from_avro(F.lit(None).cast("binary"), reader_schema, options))
     for sid, writer in sorted(writers.items()):
         event = F.when(schema_id == sid, from_avro(F.col("payload"), writer, options)).otherwise(event)
-    return framed.withColumn("event", event)
+    # Produced through a generator so that it is computed once per row: as a plain column, Catalyst pushes
+    # later filters (on `error`) below this projection and decodes each record again for every field checked.
+    return framed.select("*", F.explode(F.array(event)).alias("event"))
 
 
 def _problems(checks: list[tuple[Column, str]]) -> Column:
@@ -91,12 +93,13 @@ def check_decoded(
     bad_uuid = _problems(
         [(event[name].isNotNull() & ~event[name].rlike(UUID_PATTERN), name) for name in stream.uuid_fields]
     )
+    # PERMISSIVE decoding of a corrupt payload gives a null struct or a struct of nulls.
+    undecodable = event.isNull() | F.coalesce(*[event[name] for name in stream.required_fields]).isNull()
     error = (
         F.when(F.col("error").isNotNull(), F.col("error"))
         .when(id_problem.isNotNull(), id_problem)
         .when(
-            event.isNull(),
-            F.format_string("corrupt Avro payload: does not decode with writer schema id %d", "schema_id"),
+            undecodable, F.format_string("corrupt Avro payload: does not decode with writer schema id %d", "schema_id")
         )
         .when(missing.isNotNull(), F.concat(F.lit("required value missing: "), missing))
         .when(bad_uuid.isNotNull(), F.concat(F.lit("not a uuid: "), bad_uuid))

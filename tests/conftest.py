@@ -17,11 +17,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def local_mode() -> local_platform.Platform:
-    """Local mode, up: started once for the whole session and stopped at its end (unless it was
-    already running before the session, in which case it is left running)."""
+    """Local mode's engines, up: started once for the whole session and stopped at its end (unless they
+    were already running before the session, in which case they are left running)."""
     platform = local_platform.Platform.load()
     was_running = platform.supervisor.running()
-    local_platform.up(platform)
+    local_platform.up(platform, pipeline=False)
     yield platform
     if not was_running:
         local_platform.down(platform)

@@ -16,7 +16,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from local import platform as local_platform
 from local.errors import LocalModeError
 from local.paths import LocalPaths
-from local.services import SERVICE_NAMES, Service
+from local.services import INFRA_NAMES, SERVICE_NAMES, Service
 from local.supervisor import Supervisor
 from tests.integration.helpers import consume_all, create_topic, produce
 
@@ -34,7 +34,8 @@ def test_status_json_shows_every_service_up(local_mode) -> None:
     assert done.returncode == 0, done.stderr
     rows = {r["service"]: r for r in json.loads(done.stdout)}
     assert set(rows) == set(SERVICE_NAMES)
-    for row in rows.values():
+    for name in INFRA_NAMES:
+        row = rows[name]
         assert row["state"] == "up", row
         assert row["pid"] > 0 and row["uptime"]
     assert rows["kafka"]["address"] == local_mode.settings.kafka_bootstrap_servers
@@ -42,9 +43,9 @@ def test_status_json_shows_every_service_up(local_mode) -> None:
 
 def test_up_twice_is_harmless(local_mode) -> None:
     before = {r["service"]: r["pid"] for r in local_platform.status_rows(local_mode)}
-    done = main_py("up")
+    done = main_py("up", "--infra-only")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count(" ready ") == len(SERVICE_NAMES)
+    assert done.stdout.count(" ready ") == len(INFRA_NAMES)
     after = {r["service"]: r["pid"] for r in local_platform.status_rows(local_mode)}
     assert after == before, "a second `up` must not restart anything"
 
@@ -116,7 +117,7 @@ def test_down_then_up_keeps_records_schema_ids_and_rows(local_mode, unique_name:
 
     assert main_py("down").returncode == 0
     assert local_platform.our_java_processes() == []
-    done = main_py("up")
+    done = main_py("up", "--infra-only")
     assert done.returncode == 0, done.stderr
 
     assert consume_all(settings, unique_name, expected=1) == [("k", "kept")]

@@ -38,7 +38,7 @@ def test_broker_lost_mid_run_is_reported_not_hidden(local_mode, settings, topics
     finally:
         if producer.poll() is None:
             producer.kill()
-        local_platform.up(local_mode)  # bring Kafka back for the tests after this one
+        local_platform.up(local_mode, pipeline=False)  # bring Kafka back for the tests after this one
 
     assert producer.returncode == 1, err
     total = re.search(r"^total\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)

@@ -1,0 +1,75 @@
+"""Producing known events and reading them back from the tables."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from database.cassandra_connection import CassandraConnection
+from kafka.contract import ACTIVITY, AUTH, SESSION, STREAMS, LogStream
+from kafka.logs_generators import Event, LogGenerator
+
+START_MS = int(time.time() * 1000) - 3_600_000
+# The partition key each table is read by (see cassandra/cassandra_setup.cql).
+PARTITION_KEY = {SESSION.name: "user_id", AUTH.name: "user_id", ACTIVITY.name: "session_id"}
+
+
+def unique_events(sessions: int, seed: int) -> list[Event]:
+    """Events of users no other test has (a fresh user prefix), so each test owns its partitions."""
+    generator = LogGenerator(seed=seed, users=200, user_prefix=f"e2e_{uuid.uuid4().hex[:10]}")
+    return [event for i in range(sessions) for event in generator.session(START_MS + i * 1000)]
+
+
+def as_cassandra(stream: LogStream, value: dict) -> dict:
+    """A produced Avro value as cassandra-driver returns the row: uuids, naive UTC datetimes, event_day."""
+    row = {}
+    for field in stream.schema["fields"]:
+        name, item = field["name"], value[field["name"]]
+        if item is not None and name in stream.uuid_fields:
+            item = uuid.UUID(item)
+        elif item is not None and name in ("login_time", "logout_time", "timestamp"):
+            item = datetime.fromtimestamp(item / 1000, UTC).replace(tzinfo=None)
+        row[name] = item
+    row["event_day"] = datetime.fromtimestamp(value[stream.event_time_field] / 1000, UTC).date()
+    return row
+
+
+def rows_for(cassandra: CassandraConnection, stream: LogStream, events: Iterable[Event]) -> list[dict]:
+    """Every row in the stream's table under the partitions the given events belong to."""
+    key = PARTITION_KEY[stream.name]
+    partitions = {e.value[key] for e in events if e.stream is stream}
+    query = cassandra.prepare(f"SELECT * FROM user_logs.{stream.table} WHERE {key} = ?")
+    rows = []
+    for partition in partitions:
+        value = uuid.UUID(partition) if key == "session_id" else partition
+        rows += [row._asdict() for row in cassandra.session.execute(query, (value,))]
+    return rows
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, every_s: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(every_s)
+
+
+def wait_until_landed(
+    cassandra: CassandraConnection, events: list[Event], timeout_s: float = 240
+) -> dict[str, list[dict]]:
+    """Rows per stream once every table holds at least as many rows as events produced for it."""
+    expected = defaultdict(int)
+    for event in events:
+        expected[event.stream.name] += 1
+    found: dict[str, list[dict]] = {}
+
+    def landed() -> bool:
+        for stream in STREAMS:
+            found[stream.name] = rows_for(cassandra, stream, events)
+        return all(len(found[s.name]) >= expected[s.name] for s in STREAMS)
+
+    wait_for(landed, timeout_s, f"{len(events)} events to land in Cassandra")
+    return found
