@@ -26,7 +26,7 @@ class CassandraUnavailable(RuntimeError):
     """Cassandra did not accept a connection within the retry bound."""
 
 
-def build_cluster(settings: Settings) -> Cluster:
+def build_cluster(settings: Settings, connect_timeout: float = 10) -> Cluster:
     auth = None
     if settings.cassandra_username:
         auth = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password or "")
@@ -41,7 +41,8 @@ def build_cluster(settings: Settings) -> Cluster:
         auth_provider=auth,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=5,
-        connect_timeout=10,
+        connect_timeout=connect_timeout,
+        control_connection_timeout=connect_timeout,
     )
 
 

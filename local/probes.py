@@ -37,14 +37,11 @@ def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
 
 def cassandra_ready(settings: Settings, timeout: float = 5.0) -> str | None:
     """`SELECT release_version FROM system.local` over the native protocol."""
-    from cassandra.cluster import Cluster, NoHostAvailable
+    from cassandra.cluster import NoHostAvailable
 
-    cluster = Cluster(
-        [settings.cassandra_host],
-        port=settings.cassandra_port,
-        connect_timeout=timeout,
-        control_connection_timeout=timeout,
-    )
+    from database.cassandra_connection import build_cluster
+
+    cluster = build_cluster(settings, connect_timeout=timeout)
     try:
         session = cluster.connect()
         row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()

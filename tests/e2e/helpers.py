@@ -17,9 +17,11 @@ START_MS = int(time.time() * 1000) - 3_600_000
 PARTITION_KEY = {SESSION.name: "user_id", AUTH.name: "user_id", ACTIVITY.name: "session_id"}
 
 
-def unique_events(sessions: int, seed: int) -> list[Event]:
-    """Events of users no other test has (a fresh user prefix), so each test owns its partitions."""
-    generator = LogGenerator(seed=seed, users=200, user_prefix=f"e2e_{uuid.uuid4().hex[:10]}")
+def unique_events(sessions: int) -> list[Event]:
+    """Events no other test run has: a fresh seed gives fresh event and session ids, a fresh user prefix fresh
+    users, so each test owns its partitions even in a keyspace that outlives test runs."""
+    run = uuid.uuid4()
+    generator = LogGenerator(seed=run.int % 2**32, users=200, user_prefix=f"e2e_{run.hex[:10]}")
     return [event for i in range(sessions) for event in generator.session(START_MS + i * 1000)]
 
 

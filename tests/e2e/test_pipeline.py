@@ -31,7 +31,7 @@ def assert_exactly(events, found) -> None:
 
 
 def test_every_event_lands_exactly_once_field_by_field(pipeline, cassandra) -> None:
-    events = unique_events(sessions=400, seed=101)
+    events = unique_events(sessions=400)
     tally = LogProducer(pipeline.settings).run(events, rate=0, progress=False)
     assert tally.all_delivered
     assert_exactly(events, wait_until_landed(cassandra, events))
@@ -40,7 +40,7 @@ def test_every_event_lands_exactly_once_field_by_field(pipeline, cassandra) -> N
 @pytest.mark.lifecycle
 def test_kill_9_of_the_driver_mid_stream_loses_and_doubles_nothing(pipeline, cassandra) -> None:
     """The job is killed hard while events flow; supervisord restarts it and it resumes from its checkpoint."""
-    events = unique_events(sessions=1500, seed=202)
+    events = unique_events(sessions=1500)
     producer = LogProducer(pipeline.settings)
     outcome = {}
     sending = threading.Thread(target=lambda: outcome.update(tally=producer.run(events, rate=1500, progress=False)))

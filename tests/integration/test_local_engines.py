@@ -7,11 +7,11 @@ import struct
 from pathlib import Path
 
 import requests
-from cassandra.cluster import Cluster
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from database.cassandra_connection import build_cluster
 from tests.integration.helpers import consume_all, create_topic, produce, spark_submit
 
 JOBS = Path(__file__).parent / "spark_jobs"
@@ -58,7 +58,7 @@ def test_registry_serves_the_confluent_api_and_wire_ids_match(settings, unique_n
 
 
 def test_cassandra_creates_inserts_and_selects(settings, unique_name: str) -> None:
-    cluster = Cluster([settings.cassandra_host], port=settings.cassandra_port)
+    cluster = build_cluster(settings)
     try:
         session = cluster.connect()
         session.execute(

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cassandra.cluster import Cluster
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
+from database.cassandra_connection import build_cluster
 from local import platform as local_platform
 from local.errors import LocalModeError
 from local.paths import LocalPaths
@@ -106,7 +106,7 @@ def test_down_then_up_keeps_records_schema_ids_and_rows(local_mode, unique_name:
     registry = SchemaRegistryClient({"url": settings.schema_registry_url})
     schema = json.dumps({"type": "record", "name": "Kept", "fields": [{"name": "id", "type": "string"}]})
     schema_id = registry.register_schema(f"{unique_name}-value", Schema(schema, "AVRO"))
-    cluster = Cluster([settings.cassandra_host], port=settings.cassandra_port)
+    cluster = build_cluster(settings)
     session = cluster.connect()
     session.execute(
         f"CREATE KEYSPACE {unique_name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
@@ -124,7 +124,7 @@ def test_down_then_up_keeps_records_schema_ids_and_rows(local_mode, unique_name:
     fresh_client = SchemaRegistryClient({"url": settings.schema_registry_url})
     assert fresh_client.get_latest_version(f"{unique_name}-value").schema_id == schema_id
     assert json.loads(fresh_client.get_schema(schema_id).schema_str) == json.loads(schema)
-    cluster = Cluster([settings.cassandra_host], port=settings.cassandra_port)
+    cluster = build_cluster(settings)
     try:
         row = cluster.connect().execute(f"SELECT body FROM {unique_name}.kept WHERE id = 1").one()
         assert row.body == "kept"
