@@ -57,6 +57,9 @@ def ensure_venv(dev: bool) -> None:
 
 
 def reexec_in_venv(argv: list[str]) -> None:
+    # Container images install the requirements system-wide and set PIPELINE_NO_VENV=1.
+    if os.environ.get("PIPELINE_NO_VENV") == "1":
+        return
     in_venv = Path(sys.prefix).resolve() == VENV.resolve()
     dev = bool(argv) and argv[0] == "test"
     ensure_venv(dev)
@@ -85,6 +88,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "produce", help="generate logs into the topics (see `main.py produce --help`)", add_help=False
     )
     produce.add_argument("produce_args", nargs=argparse.REMAINDER)
+    bench = sub.add_parser("bench", help="benchmarks against ceilings measured in the same run (not tests)")
+    bench.add_argument(
+        "what",
+        choices=["producer", "latency", "drain"],
+        help="producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
+        "drain: end-to-end events/s for a backlog of --events",
+    )
+    bench.add_argument("--events", type=int, default=300_000, help="events per measurement")
+    bench.add_argument("--rate", type=float, default=1000, help="latency: events/s")
+    bench.add_argument("--duration", type=float, default=60, help="latency: seconds of producing")
     test = sub.add_parser("test", help="run the whole test suite (starts local mode once, stops it at the end)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     # `produce` hands every flag to the producer's own parser.
@@ -109,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
             from kafka import kafka_producer
 
             return kafka_producer.main(args.produce_args)
+        if args.command == "bench":
+            from bench.cli import run_bench
+
+            return run_bench(args.what, args.events, args.rate, args.duration)
         if args.command == "setup":
             from pipeline_setup import setup
 

@@ -91,6 +91,7 @@ class Settings:
     spark_restart_backoff_max_s: int
     spark_driver_memory: str
     spark_executor_memory: str
+    spark_job_cores_max: int
     producer_rate: float
 
     @property
@@ -128,7 +129,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_master_url=_str("SPARK_MASTER_URL", "spark://127.0.0.1:7077"),
         spark_master_webui_port=_int("SPARK_MASTER_WEBUI_PORT", 8080),
         spark_worker_webui_port=_int("SPARK_WORKER_WEBUI_PORT", 8082),
-        spark_worker_cores=_int("SPARK_WORKER_CORES", 2),
+        spark_worker_cores=_int("SPARK_WORKER_CORES", 4),
         spark_worker_memory=_str("SPARK_WORKER_MEMORY", "2g"),
         kafka_controller_port=_int("KAFKA_CONTROLLER_PORT", 9093),
         registry_management_port=_int("REGISTRY_MANAGEMENT_PORT", 9000),
@@ -162,5 +163,6 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_restart_backoff_max_s=_int("SPARK_RESTART_BACKOFF_MAX_S", 30),
         spark_driver_memory=_str("SPARK_DRIVER_MEMORY", "512m"),
         spark_executor_memory=_str("SPARK_EXECUTOR_MEMORY", "1g"),
+        spark_job_cores_max=_int("SPARK_JOB_CORES_MAX", 3),
         producer_rate=float(_str("PRODUCER_RATE", "200")),
     )

@@ -1,4 +1,4 @@
-"""The pinned engine and connector versions, read from `versions.env` (the single source of truth)."""
+"""The pinned engine and connector versions, read from the Versions block of `.env` (their one place)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dotenv import dotenv_values
 
 from config.settings import PROJECT_ROOT
 
-VERSIONS_FILE = PROJECT_ROOT / "versions.env"
+VERSIONS_FILE = PROJECT_ROOT / ".env"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from tqdm import tqdm
@@ -117,13 +117,26 @@ def wall_clock_events(generator: LogGenerator, streams: Iterable[LogStream]) -> 
                 yield event
 
 
+def _contract_subject(stream: LogStream):
+    """The subject is the contract's `<topic>-value`, whatever topic the record goes to."""
+    return lambda _ctx, _record_name: stream.subject
+
+
 class LogProducer:
     """A confluent-kafka Producer with one AvroSerializer per stream; flushes on close."""
 
-    def __init__(self, settings: Settings, bootstrap: str | None = None, registry_url: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bootstrap: str | None = None,
+        registry_url: str | None = None,
+        topics: dict[str, str] | None = None,
+    ) -> None:
+        """`topics` redirects streams to other topics (benchmarks); subjects stay the contract's."""
         self.settings = settings
         self.bootstrap = bootstrap or settings.kafka_bootstrap_servers
         self.registry_url = (registry_url or settings.schema_registry_url).rstrip("/")
+        self.topics = {s.name: (topics or {}).get(s.name, s.topic) for s in STREAMS}
         self.tally = DeliveryTally()
         self._stop = False
         self._check_broker()
@@ -133,11 +146,11 @@ class LogProducer:
             s.name: AvroSerializer(
                 client,
                 s.schema_str,
-                conf={"auto.register.schemas": False, "subject.name.strategy": topic_subject_name_strategy},
+                conf={"auto.register.schemas": False, "subject.name.strategy": _contract_subject(s)},
             )
             for s in STREAMS
         }
-        self.contexts = {s.name: SerializationContext(s.topic, MessageField.VALUE) for s in STREAMS}
+        self.contexts = {s.name: SerializationContext(self.topics[s.name], MessageField.VALUE) for s in STREAMS}
         self.producer = Producer(producer_config(settings, self.bootstrap) | {"error_cb": self._on_error})
         self.last_error: str | None = None
 
@@ -150,7 +163,7 @@ class LogProducer:
                 f"cannot reach Kafka at {self.bootstrap} within {BROKER_CHECK_TIMEOUT_S} s: is it running? "
                 "(`python3 main.py status`)"
             ) from None
-        missing = [s.topic for s in STREAMS if s.topic not in topics]
+        missing = [t for t in self.topics.values() if t not in topics]
         if missing:
             raise ProducerStartError(
                 f"topics {', '.join(missing)} do not exist: create them with `python3 main.py setup` "
@@ -166,15 +179,14 @@ class LogProducer:
 
     def produce_one(self, event: Event, queue_full_timeout_s: float) -> bool:
         """Serialize and hand one event to librdkafka; wait while its queue is full, up to a bound."""
-        stream = event.stream
-        value = self.serializers[stream.name](event.value, self.contexts[stream.name])
+        name = event.stream.name
+        value = self.serializers[name](event.value, self.contexts[name])
+        topic = self.topics[name]
         deadline = None
         while True:
             try:
-                self.producer.produce(
-                    stream.topic, value=value, key=event.key.encode(), on_delivery=self.tally.on_delivery
-                )
-                self.tally.sent[stream.topic] += 1
+                self.producer.produce(topic, value=value, key=event.key.encode(), on_delivery=self.tally.on_delivery)
+                self.tally.sent[topic] += 1
                 return True
             except BufferError:
                 deadline = deadline or time.monotonic() + queue_full_timeout_s

@@ -8,7 +8,6 @@ seeded `random.Random`, which is what makes generation fast (Faker per field per
 
 from __future__ import annotations
 
-import uuid
 from bisect import bisect
 from dataclasses import dataclass
 from itertools import accumulate
@@ -60,6 +59,9 @@ ACTIVITY_TYPES: tuple[tuple[str, str, float, str | None], ...] = (
 BUTTONS = ("checkout_button", "menu", "logo", "next_page", "filter", "sort", "banner", "footer_link", "signup", "help")
 
 LOCKOUT_AFTER_FAILURES = 3
+# Version 4 and the RFC 4122 variant, as uuid.UUID(version=4) sets them.
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 MIN_SESSION_S, MAX_SESSION_S = 10.0, 3 * 3600.0
 
 
@@ -117,7 +119,11 @@ class LogGenerator:
         self.mfa_reason = _Weighted(*zip(*MFA_FAILURE_REASONS, strict=True))
 
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A random (version 4) uuid string from the seeded RNG; the same text as `str(uuid.UUID(int=n,
+        version=4))`, without building the object (a third of generation time otherwise)."""
+        n = (self.rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _auth(
         self, user: User, at_ms: int, event_type: str, session_id: str | None, reason: str | None = None
@@ -146,7 +152,8 @@ class LogGenerator:
 
     def _activities(self, user: User, session_id: str, login_ms: int, logout_ms: int) -> list[Event]:
         count = min(1 + int(self.rng.expovariate(1 / 7)), 40)
-        times = sorted(self.rng.randint(login_ms, logout_ms) for _ in range(count))
+        span, random = logout_ms - login_ms, self.rng.random
+        times = sorted(login_ms + int(random() * span) for _ in range(count))
         events = []
         for at in times:
             event_type, category, _, content_prefix = self.activity.pick(self.rng)

@@ -106,3 +106,24 @@ def register_all(
 ) -> dict[str, int]:
     """Subject -> schema id for every stream."""
     return {s.subject: register(client, s, url, retry_s) for s in streams}
+
+
+def main() -> int:
+    """`python -m kafka.schema_registry`: register the three schemas (what Compose's init container runs)."""
+    import sys
+
+    from config.settings import load_settings
+
+    settings = load_settings()
+    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    try:
+        for subject, schema_id in register_all(client, settings.schema_registry_url, settings.registry_retry_s).items():
+            print(f"schema {subject}: id {schema_id} ({COMPATIBILITY})")
+    except (RegistryUnavailable, IncompatibleSchema) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from config.settings import PROJECT_ROOT, Settings, load_settings
+from config.settings import Settings, load_settings
 from config.versions import Versions, load_versions
 from local import configs, kafka_tools, resolve
 from local.errors import LocalModeError
@@ -72,7 +72,7 @@ def _check_spark_version(versions: Versions) -> None:
 
     if pyspark.__version__ != versions.spark:
         raise LocalModeError(
-            f"pyspark {pyspark.__version__} is installed but versions.env pins Spark {versions.spark}: "
+            f"pyspark {pyspark.__version__} is installed but the Versions block of .env pins Spark {versions.spark}: "
             f"run `pip install pyspark=={versions.spark}` (or `python main.py up`, which installs requirements)."
         )
 
@@ -275,14 +275,16 @@ def described_services(platform: Platform, java: JavaRuntime | None = None) -> l
         raise LocalModeError("local mode was never set up here: run `python main.py up` first.") from None
 
 
-def our_java_processes() -> list[psutil.Process]:
-    """JVMs started from this project (their command line names the project folder)."""
-    root = str(PROJECT_ROOT)
+def our_java_processes(root: Path) -> list[psutil.Process]:
+    """JVMs local mode started: run from, or naming, its folder (`.local/`). Spark executors run in the
+    worker's work folder there. A JVM of the user's own (a foreground `main.py stream`, a test's local
+    SparkSession) is not ours to kill."""
     found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if cmdline and Path(cmdline[0]).name == "java" and any(root in arg for arg in cmdline):
-            found.append(proc)
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        cmdline, cwd = proc.info["cmdline"] or [], proc.info["cwd"] or ""
+        if cmdline and Path(cmdline[0]).name == "java":
+            if cwd.startswith(str(root)) or any(str(root) in arg for arg in cmdline):
+                found.append(proc)
     return found
 
 
@@ -297,7 +299,7 @@ def down(platform: Platform) -> list[str]:
                 supervisor.stop(name)
                 stopped.append(name)
         supervisor.shutdown()
-    leftovers = our_java_processes()
+    leftovers = our_java_processes(platform.paths.root)
     for proc in leftovers:
         proc.terminate()
     _, alive = psutil.wait_procs(leftovers, timeout=ORPHAN_KILL_WAIT_S)

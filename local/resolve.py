@@ -50,7 +50,7 @@ def _maven(paths: LocalPaths, java: JavaRuntime, args: list[str], log_name: str)
         missing = _MISSING.search(text)
         what = f"artifact {missing.group(1)} could not be resolved" if missing else "Maven failed"
         raise LocalModeError(
-            f"{log_name}: {what} from Maven Central. Check the version in versions.env. Log: {log_file}"
+            f"{log_name}: {what} from Maven Central. Check the version in the Versions block of .env. Log: {log_file}"
         )
 
 
@@ -116,7 +116,7 @@ def resolve_registry(paths: LocalPaths, java: JavaRuntime, versions: Versions) -
     staging.rename(target)
     if not runner.exists():
         raise LocalModeError(
-            f"the Apicurio {version} distribution has no {runner.name}; pick another version in versions.env"
+            f"Apicurio {version} ships no {runner.name}: pick another version in .env's Versions block"
         )
     return runner
 

@@ -214,6 +214,8 @@ def stream_job(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Serv
         "--master", settings.spark_master_url,
         "--driver-memory", settings.spark_driver_memory,
         "--conf", f"spark.executor.memory={settings.spark_executor_memory}",
+        # Leave the worker a free slot, so an ad-hoc spark-submit (or a test) is not queued behind the job.
+        "--conf", f"spark.cores.max={settings.spark_job_cores_max}",
         str(PROJECT_ROOT / "spark" / "spark_streaming.py"),
     ]  # fmt: skip
     return Service(

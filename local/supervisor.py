@@ -104,12 +104,16 @@ class Supervisor:
         """Write the config and start supervisord; if one already runs, load the new config into it."""
         config_file(self.paths).write_text(render_config(self.paths, services))
         if self.running():
+            # Like `supervisorctl update`; a changed program that was running is started again with its new config.
             added, changed, removed = self.rpc.reloadConfig()[0]
+            was_running = {n for n in changed if self.info(n)["statename"] in ("RUNNING", "STARTING")}
             for name in removed + changed:
                 self.stop(name)
                 self.rpc.removeProcessGroup(name)
             for name in added + changed:
                 self.rpc.addProcessGroup(name)
+            for name in was_running:
+                self.start(name)
             return
         socket_file(self.paths).unlink(missing_ok=True)
         subprocess.run(

@@ -11,6 +11,7 @@ import pytest
 
 from kafka.contract import STREAMS
 from kafka.kafka_producer import LogProducer
+from local import platform as local_platform
 from tests.e2e.helpers import as_cassandra, unique_events, wait_for, wait_until_landed
 
 LINEAGE = ("kafka_partition", "kafka_offset", "produced_at")
@@ -40,6 +41,7 @@ def test_every_event_lands_exactly_once_field_by_field(pipeline, cassandra) -> N
 @pytest.mark.lifecycle
 def test_kill_9_of_the_driver_mid_stream_loses_and_doubles_nothing(pipeline, cassandra) -> None:
     """The job is killed hard while events flow; supervisord restarts it and it resumes from its checkpoint."""
+    local_platform.up(pipeline, pipeline=True, producer=False)  # earlier lifecycle tests may have stopped it
     events = unique_events(sessions=1500)
     producer = LogProducer(pipeline.settings)
     outcome = {}
@@ -47,6 +49,7 @@ def test_kill_9_of_the_driver_mid_stream_loses_and_doubles_nothing(pipeline, cas
     sending.start()
     supervisor = pipeline.supervisor
     first_pid = supervisor.info("stream")["pid"]
+    assert first_pid > 0, "the job is not running"  # os.kill(0, ...) would hit our own process group
     time.sleep(8)
     os.kill(first_pid, signal.SIGKILL)
     wait_for(

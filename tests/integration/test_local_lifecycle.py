@@ -116,7 +116,7 @@ def test_down_then_up_keeps_records_schema_ids_and_rows(local_mode, unique_name:
     cluster.shutdown()
 
     assert main_py("down").returncode == 0
-    assert local_platform.our_java_processes() == []
+    assert local_platform.our_java_processes(local_mode.paths.root) == []
     done = main_py("up", "--infra-only")
     assert done.returncode == 0, done.stderr
 
@@ -134,11 +134,11 @@ def test_down_then_up_keeps_records_schema_ids_and_rows(local_mode, unique_name:
 
 @pytest.mark.lifecycle
 def test_down_leaves_no_java_process_and_is_harmless_twice(local_mode) -> None:
-    assert local_platform.our_java_processes(), "local mode should be up before this test"
+    assert local_platform.our_java_processes(local_mode.paths.root), "local mode should be up before this test"
     first = main_py("down")
     assert first.returncode == 0, first.stderr
     assert "stopped:" in first.stdout
-    assert local_platform.our_java_processes() == []
+    assert local_platform.our_java_processes(local_mode.paths.root) == []
     assert not Supervisor(local_mode.paths).running()
     second = main_py("down")
     assert second.returncode == 0 and "nothing was running" in second.stdout

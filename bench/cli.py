@@ -1,0 +1,39 @@
+"""`python3 main.py bench WHAT`: run a benchmark, print it, keep its JSON under bench-results/."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from bench import e2e_bench, producer_bench
+from bench.machine import machine_info
+from config.settings import PROJECT_ROOT, load_settings
+
+RESULTS_DIR = PROJECT_ROOT / "bench-results"
+
+
+def save(name: str, results: dict) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    return path
+
+
+def run_bench(what: str, events: int, rate: float, duration_s: float) -> int:
+    settings = load_settings()
+    machine = machine_info()
+    cpus, model, memory = machine["cpus"], machine["cpu_model"], machine["memory_gb"]
+    print(f"machine: {cpus} CPUs ({model}), {memory} GB, Python {machine['python']}")
+    if what == "producer":
+        results = producer_bench.run(settings, events=events)
+        print(producer_bench.format_results(results))
+    elif what == "latency":
+        results = e2e_bench.measure(settings, rate=rate, duration_s=duration_s, count=None)
+        print(e2e_bench.format_results(results))
+    else:
+        results = e2e_bench.measure(settings, rate=0, duration_s=None, count=events)
+        print(e2e_bench.format_results(results))
+    path = save(what, {"machine": machine, **results})
+    print(f"results: {path.relative_to(PROJECT_ROOT)}")
+    return 0

@@ -1,0 +1,133 @@
+"""Producer throughput against the ceilings of its parts, all measured in one run.
+
+    python3 main.py bench producer [--events 300000]
+
+1. generation alone (Faker pools + sampling), 2. AvroSerializer alone and fastavro alone on the same
+events, 3. the full producer (generation + AvroSerializer + registry + delivery accounting) into Kafka,
+4. the librdkafka ceiling: the same number of pre-serialized records, same keys and config, into Kafka.
+Kafka runs on the same box. Records go to throwaway `bench_*` topics, deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from itertools import islice
+
+import fastavro
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from config.settings import Settings
+from kafka.contract import STREAMS
+from kafka.kafka_producer import LogProducer, producer_config, wall_clock_events
+from kafka.logs_generators import LogGenerator
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+def _events(count: int, seed: int = 1) -> list:
+    return list(islice(wall_clock_events(LogGenerator(seed=seed), STREAMS), count))
+
+
+def generation_rate(count: int) -> float:
+    generator = wall_clock_events(LogGenerator(seed=2), STREAMS)
+    started = time.perf_counter()
+    for _ in islice(generator, count):
+        pass
+    return _rate(count, time.perf_counter() - started)
+
+
+def avro_serializer_rate(producer: LogProducer, events: list) -> tuple[float, list[bytes]]:
+    serializers, contexts = producer.serializers, producer.contexts
+    started = time.perf_counter()
+    values = [serializers[e.stream.name](e.value, contexts[e.stream.name]) for e in events]
+    return _rate(len(events), time.perf_counter() - started), values
+
+
+def fastavro_rate(events: list) -> float:
+    parsed = {s.name: fastavro.parse_schema(s.schema) for s in STREAMS}
+    started = time.perf_counter()
+    for event in events:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed[event.stream.name], event.value)
+        out.getvalue()
+    return _rate(len(events), time.perf_counter() - started)
+
+
+def raw_produce_rate(settings: Settings, topics: dict[str, str], events: list, values: list[bytes]) -> float:
+    """librdkafka alone: pre-serialized values, same keys, same config, delivery callbacks counted."""
+    producer = Producer(producer_config(settings, settings.kafka_bootstrap_servers))
+    acked = 0
+
+    def delivered(err, _msg) -> None:
+        nonlocal acked
+        if err is None:
+            acked += 1
+
+    started = time.perf_counter()
+    for i, (event, value) in enumerate(zip(events, values, strict=True)):
+        while True:
+            try:
+                producer.produce(topics[event.stream.name], value=value, key=event.key.encode(), on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i % 64 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    elapsed = time.perf_counter() - started
+    assert acked == len(events), f"raw produce: {acked} of {len(events)} acknowledged"
+    return _rate(len(events), elapsed)
+
+
+def run(settings: Settings, events: int = 300_000) -> dict:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    run_id = uuid.uuid4().hex[:8]
+    full_topics = {s.name: f"bench_{run_id}_full_{s.topic}" for s in STREAMS}
+    raw_topics = {s.name: f"bench_{run_id}_raw_{s.topic}" for s in STREAMS}
+    new = [
+        NewTopic(t, settings.topic_partitions, settings.topic_replication_factor)
+        for t in [*full_topics.values(), *raw_topics.values()]
+    ]
+    for future in admin.create_topics(new).values():
+        future.result(timeout=30)
+    try:
+        results = {"events": events, "generation_events_per_s": generation_rate(events)}
+        producer = LogProducer(settings, topics=full_topics)
+        sample = _events(min(events, 100_000))
+        results["avro_serializer_events_per_s"], _ = avro_serializer_rate(producer, sample)
+        results["fastavro_events_per_s"] = fastavro_rate(sample)
+
+        started = time.perf_counter()
+        tally = producer.run(wall_clock_events(LogGenerator(seed=3), STREAMS), rate=0, count=events, progress=False)
+        elapsed = time.perf_counter() - started
+        assert tally.all_delivered, "full producer: not every record was acknowledged"
+        results["producer_events_per_s"] = _rate(tally.total_acked, elapsed)
+
+        raw_events = _events(events, seed=3)
+        _, values = avro_serializer_rate(producer, raw_events)
+        results["raw_produce_events_per_s"] = raw_produce_rate(settings, raw_topics, raw_events, values)
+        results["bytes_per_event"] = sum(map(len, values)) / len(values)
+        results["producer_vs_raw_ratio"] = results["producer_events_per_s"] / results["raw_produce_events_per_s"]
+        return results
+    finally:
+        for future in admin.delete_topics([*full_topics.values(), *raw_topics.values()]).values():
+            future.result(timeout=30)
+
+
+def format_results(results: dict) -> str:
+    rows = [
+        ("generation alone", results["generation_events_per_s"]),
+        ("AvroSerializer alone", results["avro_serializer_events_per_s"]),
+        ("fastavro alone", results["fastavro_events_per_s"]),
+        ("full producer (gen + Avro + registry + acks)", results["producer_events_per_s"]),
+        ("librdkafka ceiling (pre-serialized)", results["raw_produce_events_per_s"]),
+    ]
+    lines = [f"{name:<46} {rate:>12,.0f} events/s" for name, rate in rows]
+    lines.append(f"{'producer / librdkafka ceiling':<46} {results['producer_vs_raw_ratio']:>12.2f}")
+    lines.append(f"{'mean record size':<46} {results['bytes_per_event']:>12.0f} bytes")
+    return "\n".join(lines)
