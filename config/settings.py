@@ -84,6 +84,8 @@ class Settings:
     cassandra_default_ttl_s: int
     cassandra_write_consistency: str
     cassandra_connect_retry_s: int
+    cassandra_output_concurrent_writes: int
+    cassandra_output_batch_size_rows: int
     spark_checkpoint_dir: Path
     spark_starting_offsets: str
     spark_max_offsets_per_trigger: int
@@ -154,6 +156,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         cassandra_default_ttl_s=_int("CASSANDRA_DEFAULT_TTL_S", 30 * 24 * 3600),
         cassandra_write_consistency=_str("CASSANDRA_WRITE_CONSISTENCY", "LOCAL_QUORUM"),
         cassandra_connect_retry_s=_int("CASSANDRA_CONNECT_RETRY_S", 120),
+        cassandra_output_concurrent_writes=_int("CASSANDRA_OUTPUT_CONCURRENT_WRITES", 64),
+        cassandra_output_batch_size_rows=_int("CASSANDRA_OUTPUT_BATCH_SIZE_ROWS", 1),
         spark_checkpoint_dir=_path(
             "SPARK_CHECKPOINT_DIR", local_dir / "data" / "spark" / "checkpoints" / "log-pipeline"
         ),

@@ -4,9 +4,14 @@ A Kafka record moves through: `frame` (split the Confluent wire format, flag wha
 `decode` (from_avro with the writer schema its id names, resolved to the reader schema) -> `check_decoded`
 (flag unknown ids, corrupt payloads, missing required values, malformed uuids) -> `table_rows` (flatten,
 lineage, derived columns) or `dead_letter_rows` (raw bytes plus the reason).
+
+The column expressions are built once per schema set and reused by every micro-batch: building them costs
+hundreds of py4j calls, which on a busy 2-core box took 1-2 s per batch.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -17,11 +22,11 @@ from kafka.contract import LogStream
 WIRE_HEADER_BYTES = 5  # magic byte 0 + 4-byte big-endian schema id
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 LINEAGE = ("kafka_partition", "kafka_offset", "produced_at")
+Writers = tuple[tuple[int, str], ...]  # (schema id, writer schema text), hashable for the caches
 
 
-def frame(kafka_rows: DataFrame) -> DataFrame:
-    """Kafka source rows -> lineage columns, the schema id, the Avro payload, and `error` for records that
-    are not in the Confluent wire format (null when the framing is fine)."""
+@lru_cache(maxsize=1)
+def _frame_columns() -> tuple[Column, ...]:
     value = F.col("value")
     size = F.length(value)
     magic = F.hex(F.substring(value, 1, 1))
@@ -33,7 +38,8 @@ def frame(kafka_rows: DataFrame) -> DataFrame:
         )
         .when(magic != "00", F.format_string("bad magic byte 0x%s: not Confluent wire format", magic))
     )
-    return kafka_rows.select(
+    body = F.expr(f"substring(value, {WIRE_HEADER_BYTES + 1}, length(value) - {WIRE_HEADER_BYTES})")
+    return (
         F.col("topic"),
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
@@ -41,26 +47,35 @@ def frame(kafka_rows: DataFrame) -> DataFrame:
         F.col("key").alias("raw_key"),
         value.alias("raw_value"),
         F.when(error.isNull(), F.conv(F.hex(F.substring(value, 2, 4)), 16, 10).cast("int")).alias("schema_id"),
-        F.when(
-            error.isNull(), F.expr(f"substring(value, {WIRE_HEADER_BYTES + 1}, length(value) - {WIRE_HEADER_BYTES})")
-        ).alias("payload"),
+        F.when(error.isNull(), body).alias("payload"),
         error.alias("error"),
     )
+
+
+def frame(kafka_rows: DataFrame) -> DataFrame:
+    """Kafka source rows -> lineage columns, the schema id, the Avro payload, and `error` for records that
+    are not in the Confluent wire format (null when the framing is fine)."""
+    return kafka_rows.select(*_frame_columns())
+
+
+@lru_cache(maxsize=64)
+def _event_column(writers: Writers, reader_schema: str) -> Column:
+    options = {"mode": "PERMISSIVE", "avroSchema": reader_schema}
+    schema_id = F.col("schema_id")
+    # A struct of the reader's shape, null for every row, for when no id has a writer schema.
+    event = F.when(F.lit(False), from_avro(F.lit(None).cast("binary"), reader_schema, options))
+    for sid, writer in writers:
+        event = F.when(schema_id == sid, from_avro(F.col("payload"), writer, options)).otherwise(event)
+    # Produced through a generator so that it is computed once per row: as a plain column, Catalyst pushes
+    # later filters (on `error`) below this projection and decodes each record again for every field checked.
+    return F.explode(F.array(event)).alias("event")
 
 
 def decode(framed: DataFrame, writers: dict[int, str], reader_schema: str) -> DataFrame:
     """Decode each payload with the writer schema its id names, resolved by Avro to `reader_schema`, into an
     `event` struct (one shape for every id). PERMISSIVE: a payload that does not decode yields a null `event`
-    instead of failing the batch; ids without a writer here also get a null `event`."""
-    options = {"mode": "PERMISSIVE", "avroSchema": reader_schema}
-    schema_id = F.col("schema_id")
-    # A struct of the reader's shape, null for every row, for when no id has a writer schema.
-    event = F.when(F.lit(False), from_avro(F.lit(None).cast("binary"), reader_schema, options))
-    for sid, writer in sorted(writers.items()):
-        event = F.when(schema_id == sid, from_avro(F.col("payload"), writer, options)).otherwise(event)
-    # Produced through a generator so that it is computed once per row: as a plain column, Catalyst pushes
-    # later filters (on `error`) below this projection and decodes each record again for every field checked.
-    return framed.select("*", F.explode(F.array(event)).alias("event"))
+    (or one of nulls) instead of failing the batch; ids without a writer here also get a null `event`."""
+    return framed.select("*", _event_column(tuple(sorted(writers.items())), reader_schema))
 
 
 def _problems(checks: list[tuple[Column, str]]) -> Column:
@@ -69,11 +84,35 @@ def _problems(checks: list[tuple[Column, str]]) -> Column:
     return F.when(joined != "", joined)
 
 
-def _by_schema_id(reasons: dict[int, str], otherwise: Column) -> Column:
-    reason = otherwise
-    for sid, text in sorted(reasons.items()):
-        reason = F.when(F.col("schema_id") == sid, F.lit(text)).otherwise(reason)
-    return reason
+@lru_cache(maxsize=64)
+def _check_columns(stream: LogStream, known_ids: tuple[int, ...], rejected: tuple[tuple[int, str], ...]):
+    event = F.col("event")
+    schema_id = F.col("schema_id")
+    not_registered = F.format_string(f"schema id %d is not a registered version of {stream.subject}", "schema_id")
+    id_problem = F.when(~schema_id.isin(list(known_ids)), not_registered) if known_ids else not_registered
+    for sid, text in rejected:
+        id_problem = F.when(schema_id == sid, F.lit(text)).otherwise(id_problem)
+    # PERMISSIVE decoding of a corrupt payload gives a null struct or a struct of nulls.
+    undecodable = event.isNull() | F.coalesce(*[event[name] for name in stream.required_fields]).isNull()
+    checks = (
+        id_problem.alias("_id_problem"),
+        undecodable.alias("_undecodable"),
+        _problems([(event[name].isNull(), name) for name in stream.required_fields]).alias("_missing"),
+        _problems([(event[n].isNotNull() & ~event[n].rlike(UUID_PATTERN), n) for n in stream.uuid_fields]).alias(
+            "_bad_uuid"
+        ),
+    )
+    error = (
+        F.when(F.col("error").isNotNull(), F.col("error"))
+        .when(F.col("_id_problem").isNotNull(), F.col("_id_problem"))
+        .when(
+            F.col("_undecodable"),
+            F.format_string("corrupt Avro payload: does not decode with writer schema id %d", "schema_id"),
+        )
+        .when(F.col("_missing").isNotNull(), F.concat(F.lit("required value missing: "), F.col("_missing")))
+        .when(F.col("_bad_uuid").isNotNull(), F.concat(F.lit("not a uuid: "), F.col("_bad_uuid")))
+    )
+    return checks, error
 
 
 def check_decoded(
@@ -83,54 +122,44 @@ def check_decoded(
     id that is not a version of the topic's subject, one rejected before decoding (another record type,
     unreadable as the latest), an undecodable payload, a required value missing (null where the contract has
     no null), or a uuid field that is not a uuid."""
-    event = F.col("event")
-    known = list(writers) + list(rejected)
-    not_registered = F.format_string(f"schema id %d is not a registered version of {stream.subject}", "schema_id")
-    id_problem = _by_schema_id(
-        rejected, F.when(~F.col("schema_id").isin(known), not_registered) if known else not_registered
+    known = tuple(sorted([*writers, *rejected]))
+    checks, error = _check_columns(stream, known, tuple(sorted(rejected.items())))
+    flagged = decoded.select("*", *checks)
+    return flagged.withColumn("error", error).drop("_id_problem", "_undecodable", "_missing", "_bad_uuid")
+
+
+@lru_cache(maxsize=64)
+def _table_columns(stream: LogStream, reader_fields: tuple[str, ...]) -> tuple[Column, ...]:
+    return (
+        *[F.col(f"event.{name}").alias(name) for name in reader_fields],
+        F.to_date(F.col(f"event.{stream.event_time_field}")).alias("event_day"),
+        *[F.col(name) for name in LINEAGE],
     )
-    missing = _problems([(event[name].isNull(), name) for name in stream.required_fields])
-    bad_uuid = _problems(
-        [(event[name].isNotNull() & ~event[name].rlike(UUID_PATTERN), name) for name in stream.uuid_fields]
-    )
-    # PERMISSIVE decoding of a corrupt payload gives a null struct or a struct of nulls.
-    undecodable = event.isNull() | F.coalesce(*[event[name] for name in stream.required_fields]).isNull()
-    error = (
-        F.when(F.col("error").isNotNull(), F.col("error"))
-        .when(id_problem.isNotNull(), id_problem)
-        .when(
-            undecodable, F.format_string("corrupt Avro payload: does not decode with writer schema id %d", "schema_id")
-        )
-        .when(missing.isNotNull(), F.concat(F.lit("required value missing: "), missing))
-        .when(bad_uuid.isNotNull(), F.concat(F.lit("not a uuid: "), bad_uuid))
-    )
-    return decoded.withColumn("error", error)
 
 
 def table_rows(checked: DataFrame, stream: LogStream, reader_fields: list[str]) -> DataFrame:
     """Rows without an error, flattened to the table's columns: every reader-schema field, lineage, and
     `event_day` (UTC day of the event time)."""
-    event_time = F.col(f"event.{stream.event_time_field}")
-    return checked.where(F.col("error").isNull()).select(
-        *[F.col(f"event.{name}").alias(name) for name in reader_fields],
-        F.to_date(event_time).alias("event_day"),
-        *LINEAGE,
-    )
+    return checked.where(F.col("error").isNull()).select(*_table_columns(stream, tuple(reader_fields)))
 
 
-def dead_letter_rows(rows: DataFrame, reason: Column | None = None) -> DataFrame:
-    """Rows with an error -> `dead_letters` rows. The partition day comes from the Kafka timestamp, so a replay
-    of the same record rewrites the same row."""
-    reason = reason if reason is not None else F.col("error")
-    return rows.where(reason.isNotNull()).select(
-        "topic",
+@lru_cache(maxsize=1)
+def _dead_letter_columns() -> tuple[Column, ...]:
+    return (
+        F.col("topic"),
         F.to_date("produced_at").alias("day"),
-        "kafka_partition",
-        "kafka_offset",
-        reason.alias("reason"),
-        "schema_id",
-        "raw_key",
-        "raw_value",
-        "produced_at",
+        F.col("kafka_partition"),
+        F.col("kafka_offset"),
+        F.col("error").alias("reason"),
+        F.col("schema_id"),
+        F.col("raw_key"),
+        F.col("raw_value"),
+        F.col("produced_at"),
         F.current_timestamp().alias("failed_at"),
     )
+
+
+def dead_letter_rows(rows: DataFrame) -> DataFrame:
+    """Rows with an error -> `dead_letters` rows. The partition day comes from the Kafka timestamp, so a replay
+    of the same record rewrites the same row."""
+    return rows.where(F.col("error").isNotNull()).select(*_dead_letter_columns())

@@ -1,0 +1,167 @@
+"""The pipeline's settings in Compose: every variable resolves, every name config/settings.py reads is set
+where it is used, with in-network values, and the cluster override changes replication consistently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import load_settings
+from tests.unit.compose.compose_model import (
+    BASE,
+    COMPOSE_FILES,
+    env_file,
+    load,
+    mounts,
+    projects,
+    raw,
+    references,
+    settings_names,
+)
+
+PIPELINE_SERVICES = ("producer", "schemas-init", "spark-driver")
+# Read by settings.py for local mode only: Compose's engines use fixed in-network ports and their own tools.
+LOCAL_ONLY = {"KAFKA_CONTROLLER_PORT", "REGISTRY_MANAGEMENT_PORT", "CASSANDRA_STORAGE_PORT", "CASSANDRA_JMX_PORT"}
+# Sizes of the engines: Compose hands them to the engine containers (where each is checked below).
+ENGINE_SIZING = {
+    "KAFKA_HEAP": ("broker", "KAFKA_HEAP_OPTS"),
+    "REGISTRY_HEAP": ("schema-registry", "SCHEMA_REGISTRY_HEAP_OPTS"),
+    "CASSANDRA_HEAP": ("cassandra", "MAX_HEAP_SIZE"),
+    "SPARK_DAEMON_HEAP": ("spark-worker", "SPARK_DAEMON_MEMORY"),
+    "SPARK_WORKER_CORES": ("spark-worker", "SPARK_WORKER_CORES"),
+    "SPARK_WORKER_MEMORY": ("spark-worker", "SPARK_WORKER_MEMORY"),
+    "SPARK_MASTER_WEBUI_PORT": ("spark-master", "SPARK_MASTER_WEBUI_PORT"),
+    "SPARK_WORKER_WEBUI_PORT": ("spark-worker", "SPARK_WORKER_WEBUI_PORT"),
+}
+SECRETS = {"CASSANDRA_USERNAME", "CASSANDRA_PASSWORD"}
+TOPIC_SCRIPT_VARIABLES = (
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_TOPIC_PARTITIONS",
+    "KAFKA_TOPIC_REPLICATION_FACTOR",
+    "KAFKA_TOPIC_MIN_INSYNC_REPLICAS",
+    "KAFKA_TOPIC_RETENTION_MS",
+)
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+def test_every_variable_resolves_from_env_file(path) -> None:
+    values = env_file()
+    unresolved = {r.name for r in references(path.read_text()) if not r.has_default and r.name not in values}
+    assert unresolved == set()
+
+
+def test_the_exemptions_are_still_settings() -> None:
+    """Everything else config/settings.py reads goes to the pipeline's containers (next test); a stale name
+    in the lists above would exempt nothing and mislead."""
+    assert LOCAL_ONLY | set(ENGINE_SIZING) <= settings_names()
+
+
+@pytest.mark.parametrize("service", PIPELINE_SERVICES)
+def test_pipeline_containers_get_every_setting(service) -> None:
+    needed = settings_names() - LOCAL_ONLY - set(ENGINE_SIZING)
+    environment = raw(BASE)["services"][service]["environment"]
+    assert sorted(needed - set(environment)) == []
+
+
+def test_engine_sizes_come_from_the_same_settings() -> None:
+    services = raw(BASE)["services"]
+    for name, (service, variable) in ENGINE_SIZING.items():
+        value = services[service]["environment"][variable]
+        if name.endswith("_WEBUI_PORT"):
+            # Fixed in-network ports (their healthchecks read them too); the host ports are checked too.
+            assert value == env_file()[name], f"{service}.{variable}"
+        else:
+            assert f"${{{name}}}" in value, f"{service}.{variable} = {value!r} should use {name}"
+
+
+def test_credentials_are_passed_through_never_written() -> None:
+    for path in COMPOSE_FILES:
+        for ref in references(path.read_text()):
+            if ref.name in SECRETS:
+                assert ref.has_default, f"{ref.name} must default to empty, not be required in .env"
+        assert "PASSWORD=" not in path.read_text()
+    assert not SECRETS & set(env_file())
+
+
+@pytest.fixture(params=["single-node", "cluster"])
+def project(request) -> dict:
+    return projects()[request.param]
+
+
+@pytest.mark.parametrize("service", PIPELINE_SERVICES)
+def test_settings_inside_containers(project, service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """config/settings.py, given a container's environment, points at the Compose network."""
+    for name in settings_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in project["services"][service]["environment"].items():
+        monkeypatch.setenv(name, str(value))
+    s = load_settings(env_file=tmp_path / "no.env")
+    brokers = {address.split(":")[0] for address in s.kafka_bootstrap_servers.split(",")}
+    assert brokers <= {"broker", "broker-2", "broker-3"} and "broker" in brokers
+    assert s.schema_registry_url == "http://schema-registry:8081" and s.registry_port == 8081
+    assert set(s.cassandra_host.split(",")) <= {"cassandra", "cassandra-2", "cassandra-3"}
+    assert s.cassandra_port == 9042
+    assert s.spark_master_url == "spark://spark-master:7077"
+    assert s.spark_checkpoint_dir.is_absolute() and not s.spark_checkpoint_dir.is_relative_to("/tmp")
+    assert s.local_dir.is_absolute()
+    dc = project["services"]["cassandra"]["environment"]["CASSANDRA_DC"]
+    assert s.cassandra_local_dc == dc, "clients must ask for the data center the nodes are in"
+
+
+def test_job_state_lives_on_writable_paths() -> None:
+    driver = load(BASE)["services"]["spark-driver"]
+    env = driver["environment"]
+    volumes = {m.target for m in mounts(driver) if not m.is_bind}
+    assert any(Path(env["SPARK_CHECKPOINT_DIR"]).is_relative_to(target) for target in volumes), "checkpoints volume"
+    dockerfile = (Path(__file__).resolve().parents[3] / "docker" / "spark" / "Dockerfile").read_text()
+    assert f"mkdir -p /checkpoints {env['PIPELINE_LOCAL_DIR']}" in dockerfile
+    assert f"chown spark:spark /checkpoints {env['PIPELINE_LOCAL_DIR']}" in dockerfile
+
+
+def test_cluster_replicates_everything() -> None:
+    services = projects()["cluster"]["services"]
+    brokers = {name: svc for name, svc in services.items() if svc["image"].startswith("confluentinc/cp-kafka:")}
+    nodes = {name: svc for name, svc in brokers.items() if "KAFKA_NODE_ID" in svc["environment"]}
+    assert len(nodes) == 3
+    envs = [svc["environment"] for svc in nodes.values()]
+    assert sorted(e["KAFKA_NODE_ID"] for e in envs) == ["1", "2", "3"]
+    assert len({e["CLUSTER_ID"] for e in envs}) == 1
+    voters = envs[0]["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+    assert sorted(voters) == sorted(f"{e['KAFKA_NODE_ID']}@{h}:29093" for h, e in zip(nodes, envs, strict=True))
+    assert all(e["KAFKA_CONTROLLER_QUORUM_VOTERS"] == envs[0]["KAFKA_CONTROLLER_QUORUM_VOTERS"] for e in envs)
+    for name, svc in services.items():
+        env = svc.get("environment", {})
+        if "KAFKA_TOPIC_REPLICATION_FACTOR" in env:
+            assert (env["KAFKA_TOPIC_REPLICATION_FACTOR"], env["KAFKA_TOPIC_MIN_INSYNC_REPLICAS"]) == ("3", "2"), name
+            assert len(env["KAFKA_BOOTSTRAP_SERVERS"].split(",")) == 3, name
+        if "CASSANDRA_REPLICATION_FACTOR" in env:
+            assert env["CASSANDRA_REPLICATION_FACTOR"] == "3", name
+        if "CASSANDRA_WRITE_CONSISTENCY" in env:
+            assert env["CASSANDRA_WRITE_CONSISTENCY"] == "LOCAL_QUORUM", name
+    assert services["spark-worker"]["deploy"]["replicas"] == 2
+
+
+def test_cluster_cassandra_nodes_form_one_data_center() -> None:
+    services = projects()["cluster"]["services"]
+    nodes = [
+        svc["environment"]
+        for svc in services.values()
+        if svc["image"].startswith("cassandra:") and "entrypoint" not in svc  # not cassandra-init
+    ]
+    assert len(nodes) == 3
+    assert {n["CASSANDRA_ENDPOINT_SNITCH"] for n in nodes} == {"GossipingPropertyFileSnitch"}
+    assert {n["CASSANDRA_DC"] for n in nodes} == {env_file()["CASSANDRA_LOCAL_DC"]}
+    assert len({n["CASSANDRA_CLUSTER_NAME"] for n in nodes}) == 1
+    assert {n["CASSANDRA_SEEDS"] for n in nodes} == {"cassandra"}
+
+
+def test_broker_environment_makes_the_manual_topic_script_harmless(project) -> None:
+    """`docker exec -it kafka bash kafka/create_topics.sh` must re-apply what topics-init applied, not the
+    script's defaults (which would, say, drop min.insync.replicas back to 1 in the cluster)."""
+    services = project["services"]
+    names = TOPIC_SCRIPT_VARIABLES
+    script = (Path(__file__).resolve().parents[3] / "kafka" / "create_topics.sh").read_text()
+    assert all(f"${{{name}:-" in script for name in names)
+    init, broker = services["topics-init"]["environment"], services["broker"]["environment"]
+    assert {n: broker[n] for n in names} == {n: init[n] for n in names}
