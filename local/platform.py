@@ -276,15 +276,14 @@ def described_services(platform: Platform, java: JavaRuntime | None = None) -> l
 
 
 def our_java_processes(root: Path) -> list[psutil.Process]:
-    """JVMs local mode started: run from, or naming, its folder (`.local/`). Spark executors run in the
-    worker's work folder there. A JVM of the user's own (a foreground `main.py stream`, a test's local
-    SparkSession) is not ours to kill."""
+    """JVMs local mode started: supervisord runs every service in its folder (`.local/`), and Spark executors
+    run in the worker's work folder there. A JVM of the user's own (a foreground `main.py stream`, a test's
+    local SparkSession, even one whose classpath points into `.local/m2`) is not ours to kill."""
     found = []
     for proc in psutil.process_iter(["cmdline", "cwd"]):
         cmdline, cwd = proc.info["cmdline"] or [], proc.info["cwd"] or ""
-        if cmdline and Path(cmdline[0]).name == "java":
-            if cwd.startswith(str(root)) or any(str(root) in arg for arg in cmdline):
-                found.append(proc)
+        if cmdline and Path(cmdline[0]).name == "java" and Path(cwd).is_relative_to(root):
+            found.append(proc)
     return found
 
 

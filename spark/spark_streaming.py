@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import sys
 import time
@@ -216,12 +217,24 @@ def write_status(settings: Settings, state: str, queries: list[TopicQuery]) -> N
     tmp.replace(path)
 
 
+_WRAPPERS = ("Py4J", "StreamingQueryException", "Traceback", "An error occurred while calling", "Python Proxy")
+_EXCEPTION_LINE = re.compile(r"([\w.$]+(?:Exception|Error)): (.+)")
+
+
 def first_line(exc: BaseException) -> str:
+    """The root cause of a failed query in one line, past the py4j and streaming wrappers, e.g.
+    `IOException: Failed to open native connection to Cassandra at {127.0.0.1:9042}`."""
     text = str(getattr(exc, "desc", None) or exc)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return next((line for line in lines if "Error" in line or "Exception" in line), lines[0] if lines else repr(exc))[
-        :500
+    causes = [
+        f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2).strip()}"[:300]
+        for line in text.splitlines()
+        if (m := _EXCEPTION_LINE.search(line)) and not any(wrapper in line for wrapper in _WRAPPERS)
     ]
+    # A cause that names the service at fault beats the first low-level one (a refused socket, say).
+    named = [c for c in causes if any(w in c for w in ("Cassandra", "registry", "Kafka"))]
+    if named or causes:
+        return (named or causes)[0]
+    return next((line.strip() for line in text.splitlines() if line.strip()), repr(exc))[:300]
 
 
 def run(settings: Settings) -> int:
