@@ -13,7 +13,7 @@ from functools import cache
 
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement
 
 from cassandra import ConsistencyLevel
@@ -41,6 +41,8 @@ def build_cluster(settings: Settings, connect_timeout: float = 10) -> Cluster:
         auth_provider=auth,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=5,
+        # Back within seconds after an outage (the driver's default backoff grows to 10 minutes).
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=1.0, max_delay=10.0),
         connect_timeout=connect_timeout,
         control_connection_timeout=connect_timeout,
     )

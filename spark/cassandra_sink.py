@@ -13,11 +13,24 @@ from database.schema import KEYSPACE, add_missing_columns
 log = logging.getLogger(__name__)
 
 
+class CassandraUnreachableError(RuntimeError):
+    """Cassandra did not answer the pre-write check: the batch fails fast and is retried from its checkpoint."""
+
+
 class CassandraSink:
-    def __init__(self, connection: CassandraConnection, keyspace: str = KEYSPACE) -> None:
+    def __init__(self, connection: CassandraConnection, keyspace: str = KEYSPACE, check_timeout_s: float = 5) -> None:
         self.connection = connection
         self.keyspace = keyspace
+        self.check_timeout_s = check_timeout_s
         self._known_columns: set[tuple[str, str]] = set()
+
+    def check_available(self) -> None:
+        """A cheap query before each write. With Cassandra down, the connector can block forever refreshing
+        its schema on a session whose control connection is gone; failing here first never gets it there."""
+        try:
+            self.connection.session.execute("SELECT release_version FROM system.local", timeout=self.check_timeout_s)
+        except Exception as exc:  # NoHostAvailable, OperationTimedOut, ...: all mean "not now"
+            raise CassandraUnreachableError(f"Cassandra is not answering ({type(exc).__name__}): {exc}"[:300]) from exc
 
     def ensure_columns(self, table: str, fields: list[dict]) -> None:
         """A reader schema with a field the table lacks gets its column once (DDL only when a schema changes)."""

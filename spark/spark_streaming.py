@@ -64,6 +64,8 @@ def build_session(settings: Settings) -> SparkSession:
         # wrote 1.7k rows/s; 64 single-row writes in flight, 10.6k rows/s. Rows rarely share a partition.
         .config("spark.cassandra.output.concurrent.writes", str(settings.cassandra_output_concurrent_writes))
         .config("spark.cassandra.output.batch.size.rows", str(settings.cassandra_output_batch_size_rows))
+        # Reconnect within seconds once Cassandra is back (the default backoff grows to a minute).
+        .config("spark.cassandra.connection.reconnectionDelayMS.max", "5000")
         # Batches are small and the box has 2 cores: few shuffle partitions keep per-batch overhead low.
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
@@ -110,6 +112,7 @@ class TopicBatchWriter:
         checked = transforms.check_decoded(decoded, stream, schemas.writers, schemas.rejected)
         outcome = Observation(f"{stream.table}-{batch_id}")
         observed = checked.observe(outcome, F.count(F.lit(1)).alias("rows"), F.count(F.col("error")).alias("bad"))
+        self.sink.check_available()
         self.sink.ensure_columns(stream.table, schemas.reader_fields)
         planned = time.monotonic()
         self.sink.write(transforms.table_rows(observed, stream, schemas.field_names), stream.table)
@@ -183,6 +186,8 @@ class TopicQuery:
                 return
             self.restarts += 1
             self.last_error = first_line(error)
+            # The connector caches its Cassandra session; one that lived through an outage can hang. Start afresh.
+            self.spark.sparkContext._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
             self.retry_at = time.monotonic() + self.backoff
             log.error(
                 "%s: batch failed, nothing committed: %s; restarting from the checkpoint in %.0f s",
@@ -217,6 +222,7 @@ def write_status(settings: Settings, state: str, queries: list[TopicQuery]) -> N
     tmp.replace(path)
 
 
+_NAMED_CAUSES = ("Cassandra", "registry", "Kafka")
 _WRAPPERS = ("Py4J", "StreamingQueryException", "Traceback", "An error occurred while calling", "Python Proxy")
 _EXCEPTION_LINE = re.compile(r"([\w.$]+(?:Exception|Error)): (.+)")
 
@@ -231,7 +237,7 @@ def first_line(exc: BaseException) -> str:
         if (m := _EXCEPTION_LINE.search(line)) and not any(wrapper in line for wrapper in _WRAPPERS)
     ]
     # A cause that names the service at fault beats the first low-level one (a refused socket, say).
-    named = [c for c in causes if any(w in c for w in ("Cassandra", "registry", "Kafka"))]
+    named = [c for c in causes if any(w in c for w in _NAMED_CAUSES)]
     if named or causes:
         return (named or causes)[0]
     return next((line.strip() for line in text.splitlines() if line.strip()), repr(exc))[:300]
