@@ -283,7 +283,12 @@ def parse_streams(value: str) -> list[LogStream]:
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py produce", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=1000.0, help="events/s, paced evenly; 0 = as fast as possible")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=settings.producer_rate,
+        help="events/s, paced evenly; 0 = as fast as possible (default: PRODUCER_RATE)",
+    )
     parser.add_argument("--count", type=int, help="stop after this many events (all topics together)")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--topics", type=parse_streams, default=list(STREAMS), help="subset, e.g. session,auth")
