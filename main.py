@@ -1,7 +1,7 @@
 """The pipeline's one entry point.
 
     python3 main.py up              # first run: creates .venv, installs requirements, fetches the engines
-    python3 main.py status [--json]
+    python3 main.py status [--json] [--watch [SECONDS]]
     python3 main.py logs SERVICE [-n 50] [-f]
     python3 main.py down
     python3 main.py setup           # topics + schemas (idempotent)
@@ -76,8 +76,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     up.add_argument("--infra-only", action="store_true", help="start Kafka, the registry, Cassandra and Spark only")
     up.add_argument("--no-producer", action="store_true", help="everything but the default-rate generator")
     sub.add_parser("stream", help="run the streaming job in the foreground (spark-submit)")
-    status = sub.add_parser("status", help="each service: up/down, address, pid, uptime")
+    status = sub.add_parser(
+        "status", help="services up/down; per topic: offsets, the job's lag, rows written, batch times, freshness"
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--watch", type=float, nargs="?", const=2.0, metavar="SECONDS", help="refresh every SECONDS (default 2)"
+    )
     logs = sub.add_parser("logs", help="show a service's log")
     logs.add_argument("service", help="kafka, registry, cassandra, spark-master or spark-worker")
     logs.add_argument("-n", "--lines", type=int, default=50)
@@ -109,6 +114,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def show_status(local, as_json: bool, watch_s: float | None) -> None:
+    import time
+
+    from local.pipeline_status import format_status, pipeline_status
+
+    while True:
+        status = pipeline_status(local)
+        text = json.dumps(status, indent=2) if as_json else format_status(status)
+        if watch_s is None:
+            print(text)
+            return
+        # Clear the screen and redraw, like `watch`; Ctrl-C ends it.
+        print(f"\033[H\033[J{time.strftime('%H:%M:%S')}  every {watch_s:g} s, Ctrl-C to stop\n{text}", flush=True)
+        try:
+            time.sleep(watch_s)
+        except KeyboardInterrupt:
+            return
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: these need the virtualenv's packages.
     from local import platform
@@ -136,15 +160,7 @@ def run(args: argparse.Namespace) -> int:
             platform.up(local, pipeline=not args.infra_only, producer=not args.no_producer)
             print("all services ready.")
         elif args.command == "status":
-            rows = platform.status_rows(local)
-            if args.json:
-                print(json.dumps(rows, indent=2))
-            else:
-                print(f"{'SERVICE':<13} {'STATE':<9} {'PID':>7} {'UPTIME':>10}  ADDRESS")
-                for r in rows:
-                    detail = f"  ({r['detail']})" if r["detail"] else ""
-                    pid, uptime = r["pid"] or "-", r["uptime"] or "-"
-                    print(f"{r['service']:<13} {r['state']:<9} {pid:>7} {uptime:>10}  {r['address']}{detail}")
+            show_status(local, args.json, args.watch)
         elif args.command == "stream":
             os.execv(*platform.stream_command(local))
         elif args.command == "logs":

@@ -102,6 +102,7 @@ class TopicBatchWriter:
         self.resolver = resolver
         self.sink = sink
         self.rows_written: Counter = Counter()
+        self.newest_written_ms: int | None = None  # Kafka timestamp of the newest record written
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
@@ -111,7 +112,12 @@ class TopicBatchWriter:
         decoded = transforms.decode(transforms.frame(batch), schemas.writers, schemas.reader)
         checked = transforms.check_decoded(decoded, stream, schemas.writers, schemas.rejected)
         outcome = Observation(f"{stream.table}-{batch_id}")
-        observed = checked.observe(outcome, F.count(F.lit(1)).alias("rows"), F.count(F.col("error")).alias("bad"))
+        observed = checked.observe(
+            outcome,
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.col("error")).alias("bad"),
+            F.max(F.when(F.col("error").isNull(), F.unix_millis("produced_at"))).alias("newest_ms"),
+        )
         self.sink.check_available()
         self.sink.ensure_columns(stream.table, schemas.reader_fields)
         planned = time.monotonic()
@@ -124,6 +130,8 @@ class TopicBatchWriter:
             log.warning("%s batch %d: %d records -> %s", stream.topic, batch_id, bad, DEAD_LETTERS_TABLE)
         self.rows_written[stream.table] += written
         self.rows_written[DEAD_LETTERS_TABLE] += bad
+        if metrics["newest_ms"] is not None:
+            self.newest_written_ms = max(self.newest_written_ms or 0, metrics["newest_ms"])
         log.info(
             "%s batch %d: %d rows written in %.2f s (registry %.2f, plan %.2f, write %.2f)",
             stream.topic, batch_id, written, time.monotonic() - started,
@@ -155,6 +163,7 @@ class TopicQuery:
         self.backoff = 1.0
         self.retry_at = 0.0
         self.last_error: str | None = None
+        self.last_progress: dict | None = None  # kept across restarts: the offsets processed so far
 
     @property
     def name(self) -> str:
@@ -176,6 +185,8 @@ class TopicQuery:
         """Restart a failed query once its backoff has passed; reset the backoff after progress."""
         if self.query is not None and self.query.isActive:
             progress = self.query.lastProgress
+            if progress:
+                self.last_progress = progress
             if progress and progress.get("numInputRows", 0) > 0:
                 self.backoff = 1.0
             return
@@ -204,7 +215,8 @@ class TopicQuery:
             "restarts": self.restarts,
             "last_error": self.last_error,
             "rows_written": dict(self.writer.rows_written),
-            "last_progress": query.lastProgress if query is not None else None,
+            "newest_written_ms": self.writer.newest_written_ms,
+            "last_progress": self.last_progress,
         }
 
     def stop(self) -> None:

@@ -32,7 +32,7 @@ def main_py(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
 def test_status_json_shows_every_service_up(local_mode) -> None:
     done = main_py("status", "--json")
     assert done.returncode == 0, done.stderr
-    rows = {r["service"]: r for r in json.loads(done.stdout)}
+    rows = {r["service"]: r for r in json.loads(done.stdout)["services"]}
     assert set(rows) == set(SERVICE_NAMES)
     for name in INFRA_NAMES:
         row = rows[name]
@@ -144,4 +144,7 @@ def test_down_leaves_no_java_process_and_is_harmless_twice(local_mode) -> None:
     assert second.returncode == 0 and "nothing was running" in second.stdout
     status = main_py("status", "--json")
     assert status.returncode == 0, status.stderr
-    assert {r["state"] for r in json.loads(status.stdout)} == {"down"}
+    report = json.loads(status.stdout)
+    assert {r["state"] for r in report["services"]} == {"down"}
+    assert report["job"]["state"] == "not running"
+    assert {t["lag"] for t in report["topics"]} == {None}, "no Kafka, no offsets: unknown, not zero"

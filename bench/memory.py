@@ -1,0 +1,72 @@
+"""Resident memory of each local-mode service (its whole process tree: the Spark worker's executors, the
+job's driver JVM under spark-submit), sampled in the background to keep the peaks."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+
+from local.platform import Platform
+
+MB = 2**20
+
+
+def service_rss(platform: Platform) -> dict[str, int]:
+    """Bytes resident per running service, children included."""
+    rss = {}
+    for name, info in platform.supervisor.all_info().items():
+        if info.get("statename") != "RUNNING" or not info.get("pid"):
+            continue
+        try:
+            root = psutil.Process(info["pid"])
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        total = 0
+        for proc in tree:
+            try:
+                total += proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        rss[name] = total
+    return rss
+
+
+class PeakMemory:
+    """Samples every `interval_s` until stopped; keeps each service's peak and the peak of their sum."""
+
+    def __init__(self, platform: Platform, interval_s: float = 1.0) -> None:
+        self.platform = platform
+        self.interval_s = interval_s
+        self.peak_by_service: dict[str, int] = {}
+        self.peak_total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
+
+    def sample(self) -> None:
+        try:
+            rss = service_rss(self.platform)
+        except OSError:  # supervisord restarting between samples
+            return
+        for name, value in rss.items():
+            self.peak_by_service[name] = max(self.peak_by_service.get(name, 0), value)
+        self.peak_total = max(self.peak_total, sum(rss.values()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def results(self) -> dict:
+        return {
+            "peak_rss_mb_by_service": {name: round(v / MB) for name, v in sorted(self.peak_by_service.items())},
+            "peak_rss_mb_total": round(self.peak_total / MB),
+        }
