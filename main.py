@@ -6,6 +6,7 @@
     python3 main.py down
     python3 main.py setup           # topics + schemas (idempotent)
     python3 main.py produce [--rate N --count N --duration S --topics a,b --seed N]
+    python3 main.py bench [--quick]  # the benchmark suite (see bench/suite.py)
     python3 main.py test [PYTEST ARGS]
 
 Run with any Python 3.11: the first part of this file uses only the standard library and re-runs the
@@ -96,10 +97,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     bench = sub.add_parser("bench", help="benchmarks against ceilings measured in the same run (not tests)")
     bench.add_argument(
         "what",
-        choices=["producer", "latency", "drain"],
-        help="producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
+        nargs="?",
+        default="all",
+        choices=["all", "producer", "latency", "drain"],
+        help="all (default): the whole suite, which stops and restarts local mode; against a running local mode: "
+        "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
         "drain: end-to-end events/s for a backlog of --events",
     )
+    bench.add_argument("--quick", action="store_true", help="all: a small load, under 5 minutes (full: under 20)")
     bench.add_argument("--events", type=int, default=300_000, help="events per measurement")
     bench.add_argument("--rate", type=float, default=1000, help="latency: events/s")
     bench.add_argument("--duration", type=float, default=60, help="latency: seconds of producing")
@@ -149,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "bench":
             from bench.cli import run_bench
 
-            return run_bench(args.what, args.events, args.rate, args.duration)
+            return run_bench(args.what, args.events, args.rate, args.duration, args.quick)
         if args.command == "setup":
             from pipeline_setup import setup
 

@@ -1,16 +1,18 @@
-"""`python3 main.py bench WHAT`: run a benchmark, print it, keep its JSON under bench-results/."""
+"""`python3 main.py bench [--quick]` runs the whole suite (bench/suite.py); `bench producer|latency|drain`
+runs one measurement against an already running local mode. Results go to bench-results/ (git-ignored)."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
-from bench import e2e_bench, producer_bench
+from bench import e2e_bench, producer_bench, startup, suite
 from bench.machine import machine_info
 from config.settings import PROJECT_ROOT, load_settings
 
-RESULTS_DIR = PROJECT_ROOT / "bench-results"
+RESULTS_DIR = suite.RESULTS_DIR
 
 
 def save(name: str, results: dict) -> Path:
@@ -20,7 +22,22 @@ def save(name: str, results: dict) -> Path:
     return path
 
 
-def run_bench(what: str, events: int, rate: float, duration_s: float) -> int:
+def run_suite(quick: bool) -> int:
+    profile = suite.QUICK if quick else suite.FULL
+    try:
+        _, folder = suite.run(profile)
+    except (startup.StartupError, suite.BenchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print((folder / "summary.md").read_text())
+    print(f"results: {folder.relative_to(PROJECT_ROOT)}/ (results.json, summary.md, latency.png, throughput.png)")
+    return 0
+
+
+def run_bench(what: str, events: int, rate: float, duration_s: float, quick: bool = False) -> int:
+    if what == "all":
+        return run_suite(quick)
     settings = load_settings()
     machine = machine_info()
     cpus, model, memory = machine["cpus"], machine["cpu_model"], machine["memory_gb"]

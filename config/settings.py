@@ -138,7 +138,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         cassandra_storage_port=_int("CASSANDRA_STORAGE_PORT", 7000),
         cassandra_jmx_port=_int("CASSANDRA_JMX_PORT", 7199),
         kafka_heap=_str("KAFKA_HEAP", "512m"),
-        cassandra_heap=_str("CASSANDRA_HEAP", "1g"),
+        cassandra_heap=_str("CASSANDRA_HEAP", "768m"),
         registry_heap=_str("REGISTRY_HEAP", "256m"),
         spark_daemon_heap=_str("SPARK_DAEMON_HEAP", "256m"),
         local_dir=local_dir,
@@ -166,7 +166,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_trigger_interval=_str("SPARK_TRIGGER_INTERVAL", "1 second"),
         spark_restart_backoff_max_s=_int("SPARK_RESTART_BACKOFF_MAX_S", 30),
         spark_driver_memory=_str("SPARK_DRIVER_MEMORY", "512m"),
-        spark_executor_memory=_str("SPARK_EXECUTOR_MEMORY", "1g"),
+        spark_executor_memory=_str("SPARK_EXECUTOR_MEMORY", "768m"),
         spark_job_cores_max=_int("SPARK_JOB_CORES_MAX", 3),
         producer_rate=float(_str("PRODUCER_RATE", "200")),
     )

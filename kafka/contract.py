@@ -64,6 +64,10 @@ class LogStream:
     def uuid_fields(self) -> list[str]:
         return [f["name"] for f in self.schema["fields"] if _logical(f["type"]) == "uuid"]
 
+    @property
+    def timestamp_fields(self) -> list[str]:
+        return [f["name"] for f in self.schema["fields"] if _logical(f["type"]) == "timestamp-millis"]
+
 
 SESSION = LogStream("session", "user_session_logs", "session_log.avsc", "session_logs", "login_time")
 AUTH = LogStream("auth", "user_auth_logs", "auth_log.avsc", "auth_logs", "timestamp")

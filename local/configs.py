@@ -89,6 +89,11 @@ concurrent_reads: 16
 concurrent_writes: 32
 concurrent_counter_writes: 16
 memtable_allocation_type: offheap_objects
+# Sized for an all-in-one box (the defaults scale with the heap and assume a dedicated node).
+memtable_heap_space: 128MiB
+memtable_offheap_space: 128MiB
+file_cache_size: 64MiB
+key_cache_size: 16MiB
 tombstone_warn_threshold: 10000
 tombstone_failure_threshold: 100000
 read_request_timeout: 10000ms

@@ -127,7 +127,6 @@ def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Servi
         "-XX:MaxGCPauseMillis=300",
         "-XX:+ExitOnOutOfMemoryError",
         "-Xss256k",
-        "-XX:+AlwaysPreTouch",
         "-XX:+PerfDisableSharedMem",
         "-Djava.net.preferIPv4Stack=true",
         *configs.CASSANDRA_JAVA17_FLAGS,

@@ -6,9 +6,9 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 
 from database.cassandra_connection import CassandraConnection
+from database.rows import table_row
 from kafka.contract import ACTIVITY, AUTH, SESSION, STREAMS, LogStream
 from kafka.logs_generators import Event, LogGenerator
 
@@ -27,16 +27,7 @@ def unique_events(sessions: int) -> list[Event]:
 
 def as_cassandra(stream: LogStream, value: dict) -> dict:
     """A produced Avro value as cassandra-driver returns the row: uuids, naive UTC datetimes, event_day."""
-    row = {}
-    for field in stream.schema["fields"]:
-        name, item = field["name"], value[field["name"]]
-        if item is not None and name in stream.uuid_fields:
-            item = uuid.UUID(item)
-        elif item is not None and name in ("login_time", "logout_time", "timestamp"):
-            item = datetime.fromtimestamp(item / 1000, UTC).replace(tzinfo=None)
-        row[name] = item
-    row["event_day"] = datetime.fromtimestamp(value[stream.event_time_field] / 1000, UTC).date()
-    return row
+    return table_row(stream, value)
 
 
 def rows_for(cassandra: CassandraConnection, stream: LogStream, events: Iterable[Event]) -> list[dict]:

@@ -1,0 +1,153 @@
+"""`python3 main.py bench [--quick]`: every figure of the pipeline, each next to a ceiling measured in the
+same run on the same box, into bench-results/<time>-<mode>/ (results.json, summary.md, PNG plots).
+
+Steps: `up` cold and warm with the time to the first row; the producer against raw librdkafka; the
+Cassandra write ceiling through cassandra-driver; the sustained rate (a search); per-event latency at
+fixed rates; peak memory of every service throughout. It stops and restarts local mode, and leaves it
+running with the job but without the generator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import cassandra_ceiling, e2e_bench, producer_bench, report, startup, sustained
+from bench.machine import machine_info
+from bench.memory import PeakMemory
+from config.settings import PROJECT_ROOT, Settings, load_settings
+from local.platform import Platform
+
+RESULTS_DIR = PROJECT_ROOT / "bench-results"
+FIXED_RATES = (500, 1000, 2000, 5000)  # 1000: the p99 target's rate
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    producer_events: int
+    ceiling_grid: tuple[tuple[int, int], ...]  # (processes, requests in flight)
+    ceiling_rows_per_process: int
+    sustained_start_rate: float
+    sustained_trials: int
+    sustained_duration_s: float
+    latency_duration_s: float
+    latency_wait_s: float
+    warmup_s: float  # a load at WARMUP_RATE after start-up, so a cold JIT does not weigh on the first figures
+
+
+QUICK = Profile("quick", 50_000, ((1, 256),), 10_000, 1000, 2, 12, 5, 120, 5)
+FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 40_000, 1000, 4, 60, 40, 300, 45)
+WARMUP_RATE = 1000
+SETTLE_TIMEOUT_S = 180
+
+
+def chosen_settings(settings: Settings) -> dict:
+    """The knobs the numbers depend on (see README "Performance" for why each is set so)."""
+    return {
+        "topic_partitions": settings.topic_partitions,
+        "spark_trigger_interval": settings.spark_trigger_interval,
+        "spark_max_offsets_per_trigger": settings.spark_max_offsets_per_trigger,
+        "cassandra_output_concurrent_writes": settings.cassandra_output_concurrent_writes,
+        "cassandra_output_batch_size_rows": settings.cassandra_output_batch_size_rows,
+        "spark_worker_cores": settings.spark_worker_cores,
+        "spark_job_cores_max": settings.spark_job_cores_max,
+        "spark_driver_memory": settings.spark_driver_memory,
+        "spark_executor_memory": settings.spark_executor_memory,
+        "kafka_heap": settings.kafka_heap,
+        "cassandra_heap": settings.cassandra_heap,
+        "registry_heap": settings.registry_heap,
+        "producer_linger_ms": settings.producer_linger_ms,
+        "producer_compression": settings.producer_compression,
+    }
+
+
+def _step(number: int, total: int, what: str) -> float:
+    print(f"[{number}/{total}] {what} ...", flush=True)
+    return time.monotonic()
+
+
+def _done(results: dict, step: str, started: float) -> None:
+    seconds = round(time.monotonic() - started, 1)
+    results.setdefault("step_seconds", {})[step] = seconds
+    print(f"      ({seconds:.0f} s)", flush=True)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def settle(settings: Settings, profile: Profile) -> None:
+    """Let the job drain what the generator left, warm it with a short load, and drain again."""
+    if sustained.drain(settings, SETTLE_TIMEOUT_S) is None:
+        raise BenchError(f"the streaming job did not catch up within {SETTLE_TIMEOUT_S} s of start-up")
+    sustained.trial(settings, WARMUP_RATE, profile.warmup_s, seed=999)
+
+
+def run(profile: Profile) -> tuple[dict, Path]:
+    began = time.monotonic()
+    settings = load_settings()
+    platform = Platform.load()
+    results: dict = {
+        "mode": profile.name,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(),
+        "settings": chosen_settings(settings),
+    }
+    m = results["machine"]
+    print(f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python {m['python']}")
+    steps = 6
+
+    t = _step(1, steps, "cold `up` into a fresh state folder (stops local mode first), time to the first row")
+    startup._main_py(["down"], startup.base_env(), 300)
+    results["startup"] = {"cold": startup.cold_up(settings)}
+    _done(results, "cold_up", t)
+
+    with PeakMemory(platform) as memory:
+        t = _step(2, steps, "warm `up` (down, then up over the existing state), time to the first row")
+        results["startup"]["warm"] = startup.warm_up(settings)
+        platform.supervisor.stop("producer")  # its load would mix into every number below
+        settle(settings, profile)
+        _done(results, "warm_up", t)
+
+        t = _step(3, steps, f"producer vs raw librdkafka, {profile.producer_events:,} events")
+        results["producer"] = producer_bench.run(settings, events=profile.producer_events)
+        print(producer_bench.format_results(results["producer"]))
+        _done(results, "producer", t)
+
+        t = _step(4, steps, "Cassandra write ceiling through cassandra-driver")
+        results["cassandra_ceiling"] = cassandra_ceiling.search(
+            settings, list(profile.ceiling_grid), profile.ceiling_rows_per_process
+        )
+        print(cassandra_ceiling.format_results(results["cassandra_ceiling"]))
+        _done(results, "cassandra_ceiling", t)
+
+        trials, seconds = profile.sustained_trials, profile.sustained_duration_s
+        t = _step(5, steps, f"sustained rate: {trials} trials of {seconds:.0f} s")
+        results["sustained"] = sustained.search(
+            settings, profile.sustained_start_rate, profile.sustained_trials, profile.sustained_duration_s
+        )
+        _done(results, "sustained", t)
+
+        rates = [*FIXED_RATES, results["sustained"]["events_per_s"] or FIXED_RATES[0]]
+        t = _step(6, steps, f"latency at {', '.join(f'{r:,.0f}' for r in rates)} events/s")
+        results["latency"] = []
+        for rate in rates:
+            measured = e2e_bench.measure(
+                settings, rate=rate, duration_s=profile.latency_duration_s, count=None, wait_s=profile.latency_wait_s
+            )
+            measured["sustained_rate"] = rate == rates[-1]
+            results["latency"].append(measured)
+            print(f"  {rate:>8,.0f}/s: {e2e_bench.format_results(measured)}", flush=True)
+        _done(results, "latency", t)
+    results["memory"] = memory.results()
+    results["ratios"] = report.ratios(results)
+    results["targets"] = report.targets(results)
+    results["duration_s"] = round(time.monotonic() - began, 1)
+    folder = RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{profile.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    report.write(results, folder)
+    return results, folder
