@@ -30,16 +30,28 @@ def insert_statements(stream) -> str:
     return f"INSERT INTO user_logs.{stream.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
-def _rows(count: int, seed: int) -> list[tuple[str, tuple]]:
-    """(table, bound values) for `count` fresh events, as the job would write them."""
+def job_rows(count: int, seed: int) -> list[tuple[str, dict]]:
+    """(stream name, column -> value) for `count` fresh events, as the job writes them (lineage included)."""
     generator = LogGenerator(seed=seed, users=2000, user_prefix=f"ceiling_{uuid.uuid4().hex[:8]}")
     produced_at = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for offset, event in enumerate(islice(wall_clock_events(generator, STREAMS), count)):
-        row = table_row(event.stream, event.value)
-        values = (*row.values(), offset % 3, offset, produced_at)
-        rows.append((event.stream.name, values))
+        lineage = {"kafka_partition": offset % 3, "kafka_offset": offset, "produced_at": produced_at}
+        rows.append((event.stream.name, {**table_row(event.stream, event.value), **lineage}))
     return rows
+
+
+def rows_by_table(count: int, seed: int) -> dict[str, list[dict]]:
+    tables = {s.name: s.table for s in STREAMS}
+    grouped: dict[str, list[dict]] = {s.table: [] for s in STREAMS}
+    for name, row in job_rows(count, seed):
+        grouped[tables[name]].append(row)
+    return grouped
+
+
+def _rows(count: int, seed: int) -> list[tuple[str, tuple]]:
+    """(stream name, bound values in insert_statements' column order)."""
+    return [(name, tuple(row.values())) for name, row in job_rows(count, seed)]
 
 
 def _worker(settings: Settings, rows: int, seed: int, in_flight: int, start, results) -> None:

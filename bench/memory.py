@@ -4,12 +4,16 @@ job's driver JVM under spark-submit), sampled in the background to keep the peak
 from __future__ import annotations
 
 import threading
+import time
 
 import psutil
 
 from local.platform import Platform
 
 MB = 2**20
+# Hadoop forks `chmod` for each checkpoint file it writes; for its first milliseconds such a child still
+# maps all of its parent's pages, and counting it would double the driver. Children this young are skipped.
+TRANSIENT_S = 1.0
 
 
 def service_rss(platform: Platform) -> dict[str, int]:
@@ -24,9 +28,11 @@ def service_rss(platform: Platform) -> dict[str, int]:
         except psutil.NoSuchProcess:
             continue
         total = 0
+        now = time.time()
         for proc in tree:
             try:
-                total += proc.memory_info().rss
+                if proc is root or now - proc.create_time() >= TRANSIENT_S:
+                    total += proc.memory_info().rss
             except psutil.NoSuchProcess:
                 pass
         rss[name] = total

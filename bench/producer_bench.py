@@ -10,6 +10,7 @@ Kafka runs on the same box. Records go to throwaway `bench_*` topics, deleted af
 
 from __future__ import annotations
 
+import gc
 import io
 import time
 import uuid
@@ -113,6 +114,8 @@ def run(settings: Settings, events: int = 300_000) -> dict:
         results["raw_produce_events_per_s"] = raw_produce_rate(settings, raw_topics, raw_events, values)
         results["bytes_per_event"] = sum(map(len, values)) / len(values)
         results["producer_vs_raw_ratio"] = results["producer_events_per_s"] / results["raw_produce_events_per_s"]
+        del producer  # destroyed before its topics go, or librdkafka logs their disappearance
+        gc.collect()
         return results
     finally:
         for future in admin.delete_topics([*full_topics.values(), *raw_topics.values()]).values():

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cassandra_ceiling, e2e_bench, producer_bench, report, startup, sustained
+from bench import cassandra_ceiling, connector_ceiling, e2e_bench, producer_bench, report, startup, sustained
 from bench.machine import machine_info
 from bench.memory import PeakMemory
 from config.settings import PROJECT_ROOT, Settings, load_settings
@@ -30,6 +30,7 @@ class Profile:
     producer_events: int
     ceiling_grid: tuple[tuple[int, int], ...]  # (processes, requests in flight)
     ceiling_rows_per_process: int
+    connector_rows: int
     sustained_start_rate: float
     sustained_trials: int
     sustained_duration_s: float
@@ -38,8 +39,8 @@ class Profile:
     warmup_s: float  # a load at WARMUP_RATE after start-up, so a cold JIT does not weigh on the first figures
 
 
-QUICK = Profile("quick", 50_000, ((1, 256),), 10_000, 1000, 2, 12, 5, 120, 5)
-FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 40_000, 1000, 4, 60, 40, 300, 45)
+QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 15_000, 1000, 2, 10, 4, 120, 5)
+FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 40_000, 150_000, 1000, 4, 60, 40, 300, 45)
 WARMUP_RATE = 1000
 SETTLE_TIMEOUT_S = 180
 
@@ -117,11 +118,13 @@ def run(profile: Profile) -> tuple[dict, Path]:
         print(producer_bench.format_results(results["producer"]))
         _done(results, "producer", t)
 
-        t = _step(4, steps, "Cassandra write ceiling through cassandra-driver")
+        t = _step(4, steps, "Cassandra write ceiling: cassandra-driver, then the job's connector alone")
         results["cassandra_ceiling"] = cassandra_ceiling.search(
             settings, list(profile.ceiling_grid), profile.ceiling_rows_per_process
         )
         print(cassandra_ceiling.format_results(results["cassandra_ceiling"]))
+        results["connector_ceiling"] = connector_ceiling.measure(settings, profile.connector_rows)
+        print(connector_ceiling.format_results(results["connector_ceiling"]))
         _done(results, "cassandra_ceiling", t)
 
         trials, seconds = profile.sustained_trials, profile.sustained_duration_s
@@ -131,14 +134,15 @@ def run(profile: Profile) -> tuple[dict, Path]:
         )
         _done(results, "sustained", t)
 
-        rates = [*FIXED_RATES, results["sustained"]["events_per_s"] or FIXED_RATES[0]]
+        sustained_rate = results["sustained"]["events_per_s"] or FIXED_RATES[0]
+        rates = sorted({*FIXED_RATES, sustained_rate})
         t = _step(6, steps, f"latency at {', '.join(f'{r:,.0f}' for r in rates)} events/s")
         results["latency"] = []
         for rate in rates:
             measured = e2e_bench.measure(
                 settings, rate=rate, duration_s=profile.latency_duration_s, count=None, wait_s=profile.latency_wait_s
             )
-            measured["sustained_rate"] = rate == rates[-1]
+            measured["sustained_rate"] = rate == sustained_rate
             results["latency"].append(measured)
             print(f"  {rate:>8,.0f}/s: {e2e_bench.format_results(measured)}", flush=True)
         _done(results, "latency", t)

@@ -18,7 +18,7 @@ from kafka.kafka_producer import LogProducer, wall_clock_events
 from kafka.logs_generators import LogGenerator
 from local.pipeline_status import processed_offsets, read_job_report, topic_end_offsets
 
-LAG_BOUND_S = 20.0
+LAG_BOUND_S = 10.0
 MAX_GROWTH = 0.1
 SAMPLE_EVERY_S = 2.0
 

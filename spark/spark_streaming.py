@@ -35,7 +35,7 @@ from config.settings import Settings, load_settings  # noqa: E402
 from database.cassandra_connection import CassandraConnection  # noqa: E402
 from kafka.contract import STREAMS, LogStream  # noqa: E402
 from spark import transforms  # noqa: E402
-from spark.cassandra_sink import CassandraSink  # noqa: E402
+from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
 from spark.schema_resolver import SchemaResolver  # noqa: E402
 
 log = logging.getLogger("spark_streaming")
@@ -57,16 +57,6 @@ DEAD_LETTER_INPUT = (
 def build_session(settings: Settings) -> SparkSession:
     builder = (
         SparkSession.builder.appName(QUERY_NAME)
-        .config("spark.cassandra.connection.host", settings.cassandra_host)
-        .config("spark.cassandra.connection.port", str(settings.cassandra_port))
-        .config("spark.cassandra.connection.localDC", settings.cassandra_local_dc)
-        .config("spark.cassandra.output.consistency.level", settings.cassandra_write_consistency)
-        # Measured on the 2-core box: the connector's defaults (5 writes in flight, small unlogged batches)
-        # wrote 1.7k rows/s; 64 single-row writes in flight, 10.6k rows/s. Rows rarely share a partition.
-        .config("spark.cassandra.output.concurrent.writes", str(settings.cassandra_output_concurrent_writes))
-        .config("spark.cassandra.output.batch.size.rows", str(settings.cassandra_output_batch_size_rows))
-        # Reconnect within seconds once Cassandra is back (the default backoff grows to a minute).
-        .config("spark.cassandra.connection.reconnectionDelayMS.max", "5000")
         # Batches are small and the box has 2 cores: few shuffle partitions keep per-batch overhead low.
         .config("spark.sql.shuffle.partitions", "2")
         # Hadoop's FileContext rename on the local file system forks `readlink` for every checkpoint file
@@ -80,10 +70,8 @@ def build_session(settings: Settings) -> SparkSession:
         .config("spark.locality.wait", "0s")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
     )
-    if settings.cassandra_username:
-        builder = builder.config("spark.cassandra.auth.username", settings.cassandra_username).config(
-            "spark.cassandra.auth.password", settings.cassandra_password or ""
-        )
+    for key, value in connector_conf(settings).items():
+        builder = builder.config(key, value)
     return builder.getOrCreate()
 
 

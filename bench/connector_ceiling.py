@@ -1,0 +1,79 @@
+"""The Cassandra write ceiling through the job's own client: the same rows, already in memory, written by the
+spark-cassandra-connector with the job's settings (no Kafka, no decoding, no streaming).
+
+Runs in a local Spark (local[N], N = the job's cores) inside the bench process, with the connector jars
+`up` put in spark-defaults.conf, while the streaming job sits idle. A small write first warms the JVM.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.cassandra_ceiling import rows_by_table
+from config.settings import Settings
+from database.schema import KEYSPACE
+from kafka.contract import STREAMS
+from spark.cassandra_sink import connector_conf
+
+WARMUP_ROWS = 5_000
+
+
+def _session(settings: Settings):
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(f"local[{settings.spark_job_cores_max}]")
+        .appName("bench-connector-ceiling")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", settings.spark_executor_memory)
+    )
+    for key, value in connector_conf(settings).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _frames(spark, settings: Settings, count: int, seed: int) -> dict:
+    """One cached DataFrame per table, in the table's own column types, split like the job's 3 partitions."""
+    frames = {}
+    for table, rows in rows_by_table(count, seed).items():
+        schema = spark.read.format("org.apache.spark.sql.cassandra").options(keyspace=KEYSPACE, table=table).load()
+        names = schema.columns
+        data = [tuple(row.get(name) for name in names) for row in rows]
+        frame = spark.createDataFrame(data, schema.schema).repartition(settings.topic_partitions).cache()
+        frame.count()
+        frames[table] = frame
+    return frames
+
+
+def _write_all(frames: dict) -> float:
+    started = time.perf_counter()
+    for table, frame in frames.items():
+        frame.write.format("org.apache.spark.sql.cassandra").options(keyspace=KEYSPACE, table=table).mode(
+            "append"
+        ).save()
+    return time.perf_counter() - started
+
+
+def measure(settings: Settings, rows: int) -> dict:
+    spark = _session(settings)
+    try:
+        _write_all(_frames(spark, settings, WARMUP_ROWS, seed=7))
+        frames = _frames(spark, settings, rows, seed=8)
+        total = sum(frame.count() for frame in frames.values())
+        elapsed = _write_all(frames)
+    finally:
+        spark.stop()
+    return {
+        "rows": total,
+        "tables": [s.table for s in STREAMS],
+        "cores": settings.spark_job_cores_max,
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(total / elapsed, 1),
+    }
+
+
+def format_results(results: dict) -> str:
+    return (
+        f"Cassandra write ceiling (spark-cassandra-connector, job's settings, {results['cores']} cores): "
+        f"{results['rows_per_s']:,.0f} rows/s ({results['rows']:,} rows in {results['seconds']} s)"
+    )
