@@ -69,6 +69,13 @@ def build_session(settings: Settings) -> SparkSession:
         # One executor: never hold a task back waiting for a "better" location.
         .config("spark.locality.wait", "0s")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+        # A job that runs for weeks: the UI keeps the recent past only (the defaults keep 1,000 jobs and
+        # stages, which grow the driver's heap and listener work on a small box).
+        .config("spark.ui.retainedJobs", "100")
+        .config("spark.ui.retainedStages", "100")
+        .config("spark.ui.retainedTasks", "10000")
+        .config("spark.sql.ui.retainedExecutions", "50")
+        .config("spark.sql.streaming.ui.retainedProgressUpdates", "100")
     )
     for key, value in connector_conf(settings).items():
         builder = builder.config(key, value)
