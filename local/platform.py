@@ -92,15 +92,24 @@ def write_spark_defaults(paths: LocalPaths) -> Path:
     return target
 
 
+def kafka_cluster_id() -> str:
+    """A random cluster id as Kafka makes them (base64url of a uuid), never starting with '-': one in 64 ids
+    would, and a command-line parser reads that as an option (as Kafka's own Uuid.randomUuid() avoids)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _format_kafka_storage(platform: Platform, java: JavaRuntime) -> None:
     """KRaft storage is formatted once; later starts reuse it (and its records)."""
     data = platform.paths.data / "kafka"
     if (data / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     cmd = kafka_tool_command(
         platform.paths, java, "kafka.tools.StorageTool",
-        "format", "--standalone", "-t", cluster_id, "-c", str(platform.paths.conf / "kafka-server.properties"),
+        "format", "--standalone", f"--cluster-id={kafka_cluster_id()}",
+        "-c", str(platform.paths.conf / "kafka-server.properties"),
     )  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:

@@ -95,3 +95,11 @@ def test_spark_connector_jars_drop_what_pyspark_ships(tmp_path: Path) -> None:
     resolved = [Path("/m2/scala-library-2.12.19.jar"), Path("/m2/kafka-clients-3.4.1.jar")]
     paths.classpath_file("spark-connectors").write_text(":".join(map(str, resolved)))
     assert resolve.spark_connector_jars(paths, spark_home) == [Path("/m2/kafka-clients-3.4.1.jar")]
+
+
+def test_kafka_cluster_ids_never_look_like_an_option() -> None:
+    from local.platform import kafka_cluster_id
+
+    ids = [kafka_cluster_id() for _ in range(5000)]  # about 78 would start with '-' if not guarded
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
