@@ -8,6 +8,7 @@ Runs in a local Spark (local[N], N = the job's cores) inside the bench process, 
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,8 @@ RUNS = 2  # a fresh JVM keeps compiling through the first run: the best run is t
 
 def _session(settings: Settings):
     from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode binds to loopback only
 
     builder = (
         SparkSession.builder.master(f"local[{settings.spark_job_cores_max}]")
