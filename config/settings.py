@@ -15,6 +15,11 @@ from dotenv import load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# JVM options (defaults of the .env entries of the same names; see there for why).
+DAEMON_JAVA_OPTS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m"
+DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -Xms64m"
+EXECUTOR_JAVA_OPTIONS = "-XX:+UseParallelGC"
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -69,6 +74,8 @@ class Settings:
     cassandra_heap: str
     registry_heap: str
     spark_daemon_heap: str
+    spark_daemon_java_opts: str
+    jvm_malloc_arena_max: str
     local_dir: Path
     topic_partitions: int
     topic_replication_factor: int
@@ -93,6 +100,8 @@ class Settings:
     spark_restart_backoff_max_s: int
     spark_driver_memory: str
     spark_executor_memory: str
+    spark_driver_java_options: str
+    spark_executor_java_options: str
     spark_job_cores_max: int
     producer_rate: float
 
@@ -141,6 +150,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         cassandra_heap=_str("CASSANDRA_HEAP", "640m"),
         registry_heap=_str("REGISTRY_HEAP", "256m"),
         spark_daemon_heap=_str("SPARK_DAEMON_HEAP", "192m"),
+        spark_daemon_java_opts=_str("SPARK_DAEMON_JAVA_OPTS", DAEMON_JAVA_OPTS),
+        jvm_malloc_arena_max=_str("MALLOC_ARENA_MAX", "2"),
         local_dir=local_dir,
         topic_partitions=_int("KAFKA_TOPIC_PARTITIONS", 3),
         topic_replication_factor=_int("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
@@ -167,6 +178,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_restart_backoff_max_s=_int("SPARK_RESTART_BACKOFF_MAX_S", 30),
         spark_driver_memory=_str("SPARK_DRIVER_MEMORY", "512m"),
         spark_executor_memory=_str("SPARK_EXECUTOR_MEMORY", "640m"),
+        spark_driver_java_options=_str("SPARK_DRIVER_JAVA_OPTIONS", DRIVER_JAVA_OPTIONS),
+        spark_executor_java_options=_str("SPARK_EXECUTOR_JAVA_OPTIONS", EXECUTOR_JAVA_OPTIONS),
         spark_job_cores_max=_int("SPARK_JOB_CORES_MAX", 3),
         producer_rate=float(_str("PRODUCER_RATE", "200")),
     )

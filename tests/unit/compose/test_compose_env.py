@@ -29,6 +29,7 @@ ENGINE_SIZING = {
     "REGISTRY_HEAP": ("schema-registry", "SCHEMA_REGISTRY_HEAP_OPTS"),
     "CASSANDRA_HEAP": ("cassandra", "MAX_HEAP_SIZE"),
     "SPARK_DAEMON_HEAP": ("spark-worker", "SPARK_DAEMON_MEMORY"),
+    "SPARK_DAEMON_JAVA_OPTS": ("spark-master", "SPARK_DAEMON_JAVA_OPTS"),
     "SPARK_WORKER_CORES": ("spark-worker", "SPARK_WORKER_CORES"),
     "SPARK_WORKER_MEMORY": ("spark-worker", "SPARK_WORKER_MEMORY"),
     "SPARK_MASTER_WEBUI_PORT": ("spark-master", "SPARK_MASTER_WEBUI_PORT"),
