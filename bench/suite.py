@@ -31,6 +31,7 @@ class Profile:
     ceiling_grid: tuple[tuple[int, int], ...]  # (processes, requests in flight)
     ceiling_rows_per_process: int
     connector_rows: int
+    connector_runs: int  # the best run counts: a fresh JVM keeps compiling through the first
     sustained_start_rate: float
     sustained_trials: int
     sustained_duration_s: float
@@ -39,8 +40,8 @@ class Profile:
     warmup_s: float  # a load at WARMUP_RATE after start-up, so a cold JIT does not weigh on the first figures
 
 
-QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 10_000, 500, 2, 15, 4, 120, 0)
-FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 30_000, 60_000, 2000, 4, 60, 40, 300, 45)
+QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 10_000, 1, 500, 2, 15, 3, 120, 0)
+FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 30_000, 60_000, 2, 2000, 4, 60, 40, 300, 45)
 WARMUP_RATE = 1000
 SETTLE_TIMEOUT_S = 180
 
@@ -124,7 +125,9 @@ def run(profile: Profile) -> tuple[dict, Path]:
             settings, list(profile.ceiling_grid), profile.ceiling_rows_per_process
         )
         print(cassandra_ceiling.format_results(results["cassandra_ceiling"]))
-        results["connector_ceiling"] = connector_ceiling.measure(settings, profile.connector_rows)
+        results["connector_ceiling"] = connector_ceiling.measure(
+            settings, profile.connector_rows, profile.connector_runs
+        )
         print(connector_ceiling.format_results(results["connector_ceiling"]))
         _done(results, "cassandra_ceiling", t)
 

@@ -27,12 +27,14 @@ KAFKA_CONFIGS="$(find_tool kafka-configs)"
 
 configs="retention.ms=${RETENTION_MS},min.insync.replicas=${MIN_INSYNC_REPLICAS},cleanup.policy=delete"
 for topic in "${TOPICS[@]}"; do
-  "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$topic" \
+  created="$("$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$topic" \
     --partitions "$PARTITIONS" --replication-factor "$REPLICATION_FACTOR" \
     --config "retention.ms=${RETENTION_MS}" --config "min.insync.replicas=${MIN_INSYNC_REPLICAS}" \
-    --config cleanup.policy=delete
-  # Re-runs apply changed settings to topics that already exist.
-  "$KAFKA_CONFIGS" --bootstrap-server "$BOOTSTRAP" --alter --entity-type topics --entity-name "$topic" \
-    --add-config "$configs" >/dev/null
+    --config cleanup.policy=delete)"
+  if [[ "$created" != *"Created topic"* ]]; then
+    # The topic was there already: apply the settings, which may have changed since it was created.
+    "$KAFKA_CONFIGS" --bootstrap-server "$BOOTSTRAP" --alter --entity-type topics --entity-name "$topic" \
+      --add-config "$configs" >/dev/null
+  fi
   echo "topic ${topic}: partitions=${PARTITIONS} replication-factor=${REPLICATION_FACTOR} ${configs}"
 done

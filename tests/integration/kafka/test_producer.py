@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -21,7 +21,7 @@ from kafka import schema_registry
 from kafka.contract import AUTH, SESSION, STREAMS, LogStream
 from kafka.kafka_producer import LogProducer
 from kafka.logs_generators import LogGenerator
-from kafka.topics import create_topics
+from kafka.topics import create_topics, topics_as_configured
 
 ROOT = Path(__file__).resolve().parents[3]
 START_MS = 1_767_225_600_000
@@ -143,6 +143,27 @@ def test_create_topics_twice_gives_the_configured_topics(settings, topics) -> No
         assert configs["retention.ms"].value == str(settings.topic_retention_ms)
         assert configs["min.insync.replicas"].value == str(settings.topic_min_insync_replicas)
         assert configs["cleanup.policy"].value == "delete"
+
+
+def test_create_topics_repairs_a_drifted_config(settings, topics) -> None:
+    """The fast path (nothing to change) must not hide a topic whose settings were changed by hand."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    topic = AUTH.topic
+    drifted = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        topic,
+        incremental_configs=[ConfigEntry("retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET)],
+    )
+    for future in admin.incremental_alter_configs([drifted]).values():
+        future.result(timeout=10)
+    assert not topics_as_configured(settings)
+
+    create_topics(settings)
+
+    assert topics_as_configured(settings)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert configs["retention.ms"].value == str(settings.topic_retention_ms)
 
 
 def test_registration_is_idempotent_and_backward(settings, topics) -> None:
