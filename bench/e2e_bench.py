@@ -84,7 +84,7 @@ def measure(settings: Settings, rate: float, duration_s: float | None, count: in
             rows = _fetch(cassandra, recorder)
             if all(len(rows[s.name]) >= expected[s.name] for s in STREAMS) or time.monotonic() > deadline:
                 break
-            time.sleep(2)
+            time.sleep(1)
     landed = {name: len(r) for name, r in rows.items()}
     latencies = sorted(w - p for r in rows.values() for p, w in r)
     first_produced = min(p for r in rows.values() for p, _ in r)

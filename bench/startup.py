@@ -1,8 +1,8 @@
 """How long `python3 main.py up` takes, and how long from typing it until the first row is in Cassandra.
 
 cold: a state folder never used before (Kafka formats its log dirs, Cassandra bootstraps an empty node,
-topics, schemas and tables are created, the job has no checkpoint), with the jars already downloaded:
-download time depends on the network, not on this box.
+topics, schemas and tables are created, the job has no checkpoint), with the jars already downloaded and
+their classpaths resolved: download time depends on the network, not on this box.
 warm: `up` over local mode's own state folder after a `down`, like a user's second `up` of the day.
 
 The first row is read from the job's own counter, which moves only after the connector's write returned;
@@ -24,8 +24,8 @@ from config.settings import PROJECT_ROOT, Settings
 MAIN_PY = PROJECT_ROOT / "main.py"
 UP_TIMEOUT_S = 600
 FIRST_ROW_TIMEOUT_S = 300
-# Downloaded once, shared with the cold state folder (read-only there).
-SHARED = ("m2", "registry")
+# Downloaded and resolved once, shared with the cold state folder (read-only there).
+SHARED = ("m2", "registry", "classpath")
 
 
 class StartupError(RuntimeError):

@@ -146,6 +146,9 @@ def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Servi
         "-Xss256k",
         "-XX:+PerfDisableSharedMem",
         "-Djava.net.preferIPv4Stack=true",
+        # One node, its own seed: there is no ring to hear from. The default (30 s) only makes a fresh
+        # node's first start wait before it joins.
+        "-Dcassandra.ring_delay_ms=1000",
         *configs.CASSANDRA_JAVA17_FLAGS,
         *([f"-javaagent:{jamm}"] if jamm else []),
         f"-Dcassandra.config=file://{paths.conf / 'cassandra.yaml'}",
