@@ -104,7 +104,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
         "drain: end-to-end events/s for a backlog of --events",
     )
-    bench.add_argument("--quick", action="store_true", help="all: a small load, about 6.5 minutes (full: about 18)")
+    bench.add_argument("--quick", action="store_true", help="all: a small load, under 5 minutes (full: about 18)")
     bench.add_argument("--events", type=int, default=300_000, help="events per measurement")
     bench.add_argument("--rate", type=float, default=1000, help="latency: events/s")
     bench.add_argument("--duration", type=float, default=60, help="latency: seconds of producing")

@@ -40,7 +40,7 @@ class Profile:
     warmup_s: float  # a load at WARMUP_RATE after start-up, so a cold JIT does not weigh on the first figures
 
 
-QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 10_000, 1, 500, 2, 15, 3, 120, 0)
+QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 10_000, 1, 500, 2, 12, 2, 120, 0)
 FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 30_000, 60_000, 2, 2000, 4, 60, 40, 300, 45)
 WARMUP_RATE = 1000
 SETTLE_TIMEOUT_S = 180
