@@ -3,8 +3,9 @@ same run on the same box, into bench-results/<time>-<mode>/ (results.json, summa
 
 Steps: `up` cold and warm with the time to the first row; the producer against raw librdkafka; the
 Cassandra write ceiling through cassandra-driver; the sustained rate (a search); per-event latency at
-fixed rates; peak memory of every service throughout. It stops and restarts local mode, and leaves it
-running with the job but without the generator.
+fixed rates; peak memory of every service throughout. Before the sustained search and each latency run,
+Cassandra finishes the compactions earlier steps left (bounded; the wait is recorded). It stops and
+restarts local mode, and leaves it running with the job but without the generator.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from bench import cassandra_ceiling, connector_ceiling, e2e_bench, producer_bench, report, startup, sustained
 from bench.machine import machine_info
 from bench.memory import PeakMemory
+from bench.quiesce import wait_for_compactions
 from config.settings import PROJECT_ROOT, Settings, load_settings
 from local.platform import Platform
 
@@ -44,6 +46,7 @@ QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 10_000, 1, 500, 2, 12, 2, 1
 FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 30_000, 60_000, 2, 2000, 4, 60, 40, 300, 45)
 WARMUP_RATE = 1000
 SETTLE_TIMEOUT_S = 180
+QUIESCE_TIMEOUT_S = 90
 
 
 def chosen_settings(settings: Settings) -> dict:
@@ -133,6 +136,8 @@ def run(profile: Profile) -> tuple[dict, Path]:
 
         trials, seconds = profile.sustained_trials, profile.sustained_duration_s
         t = _step(5, steps, f"sustained rate: {trials} trials of {seconds:.0f} s")
+        quiet_s = results.setdefault("compactions_waited_s", {})
+        quiet_s["sustained"] = wait_for_compactions(settings, QUIESCE_TIMEOUT_S)
         results["sustained"] = sustained.search(
             settings, profile.sustained_start_rate, profile.sustained_trials, profile.sustained_duration_s
         )
@@ -143,6 +148,7 @@ def run(profile: Profile) -> tuple[dict, Path]:
         t = _step(6, steps, f"latency at {', '.join(f'{r:,.0f}' for r in rates)} events/s")
         results["latency"] = []
         for rate in rates:
+            quiet_s[f"latency_{rate:.0f}"] = wait_for_compactions(settings, QUIESCE_TIMEOUT_S)
             measured = e2e_bench.measure(
                 settings, rate=rate, duration_s=profile.latency_duration_s, count=None, wait_s=profile.latency_wait_s
             )
