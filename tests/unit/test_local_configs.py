@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
-from local import configs, resolve
+from local import configs, resolve, services
+from local.java import JavaRuntime
 from local.paths import LocalPaths
 from local.services import Service
 from local.supervisor import render_config
@@ -71,6 +72,25 @@ def test_supervisor_config_stops_whole_process_groups(tmp_path: Path) -> None:
     assert program["autorestart"] == "false"
     assert program["environment"] == 'A="1"'
     assert parser["unix_http_server"]["file"] == str(paths.run / "supervisor.sock")
+
+
+def test_spark_jvms_get_the_jvm_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The collectors and malloc arenas of .env reach the daemons, the driver and the executors."""
+    monkeypatch.setenv("SPARK_DRIVER_JAVA_OPTIONS", "-XX:+UseSerialGC -Xms99m")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "3")
+    settings = load_settings(env_file=tmp_path / "none.env")
+    java, paths = JavaRuntime(home=tmp_path / "jdk", major=17), LocalPaths(tmp_path)
+    master = services.spark_master(settings, paths, java)
+    worker = services.spark_worker(settings, paths, java)
+    job = services.stream_job(settings, paths, java)
+
+    command = job.command
+    assert command[command.index("--driver-java-options") + 1] == "-XX:+UseSerialGC -Xms99m"
+    assert f"spark.executor.extraJavaOptions={settings.spark_executor_java_options}" in command
+    assert (
+        master.env["SPARK_DAEMON_JAVA_OPTS"] == worker.env["SPARK_DAEMON_JAVA_OPTS"] == settings.spark_daemon_java_opts
+    )
+    assert all(s.env["MALLOC_ARENA_MAX"] == "3" for s in (master, worker, job))
 
 
 @pytest.mark.parametrize(
