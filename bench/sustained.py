@@ -16,7 +16,7 @@ from config.settings import Settings
 from kafka.contract import STREAMS
 from kafka.kafka_producer import LogProducer, wall_clock_events
 from kafka.logs_generators import LogGenerator
-from local.pipeline_status import processed_offsets, read_job_report, topic_end_offsets
+from local.pipeline_status import total_lag
 
 LAG_BOUND_S = 10.0
 MAX_GROWTH = 0.1
@@ -25,21 +25,6 @@ MAX_GROWTH = 0.1
 SMALL_LAG_S = 2.0
 MIN_RATE = 100.0
 SAMPLE_EVERY_S = 2.0
-
-
-def total_lag(settings: Settings) -> tuple[int, int] | None:
-    """(lag, processed) summed over the three topics; None while the job has no report or Kafka is away."""
-    ends = topic_end_offsets(settings)
-    report = read_job_report(settings.local_dir / "run" / "stream-status.json")
-    if ends is None or report is None:
-        return None
-    lag = processed_total = 0
-    for stream in STREAMS:
-        query = report.get("queries", {}).get(stream.topic, {})
-        done = processed_offsets(query.get("last_progress"), stream.topic) or {}
-        lag += sum(max(end - done.get(p, 0), 0) for p, end in ends.get(stream.topic, {}).items())
-        processed_total += sum(done.values())
-    return lag, processed_total
 
 
 def lag_growth_per_s(samples: list[tuple[float, int]]) -> float:

@@ -21,6 +21,10 @@ DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -Xms64m"
 EXECUTOR_JAVA_OPTIONS = "-XX:+UseParallelGC"
 
 
+# Where the tests put the faults they inject into the streaming job (spark/faults.py); unset in production.
+FAULTS_DIR_ENV = "PIPELINE_FAULTS_DIR"
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -103,6 +107,9 @@ class Settings:
     spark_driver_java_options: str
     spark_executor_java_options: str
     spark_job_cores_max: int
+    spark_stall_timeout_s: int
+    spark_stall_exit_s: int
+    cassandra_session_probe_s: int
     producer_rate: float
 
     @property
@@ -181,5 +188,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_driver_java_options=_str("SPARK_DRIVER_JAVA_OPTIONS", DRIVER_JAVA_OPTIONS),
         spark_executor_java_options=_str("SPARK_EXECUTOR_JAVA_OPTIONS", EXECUTOR_JAVA_OPTIONS),
         spark_job_cores_max=_int("SPARK_JOB_CORES_MAX", 3),
+        spark_stall_timeout_s=_int("SPARK_STALL_TIMEOUT_S", 120),
+        spark_stall_exit_s=_int("SPARK_STALL_EXIT_S", 120),
+        cassandra_session_probe_s=_int("CASSANDRA_SESSION_PROBE_S", 5),
         producer_rate=float(_str("PRODUCER_RATE", "200")),
     )

@@ -11,6 +11,7 @@ non-zero when any record was not delivered.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -18,6 +19,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -153,6 +156,7 @@ class LogProducer:
         self.contexts = {s.name: SerializationContext(self.topics[s.name], MessageField.VALUE) for s in STREAMS}
         self.producer = Producer(producer_config(settings, self.bootstrap) | {"error_cb": self._on_error})
         self.last_error: str | None = None
+        self.ack_log: TextIO | None = None  # when set: one line per acknowledged record (see `acked_records`)
 
     def _check_broker(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
@@ -182,10 +186,11 @@ class LogProducer:
         name = event.stream.name
         value = self.serializers[name](event.value, self.contexts[name])
         topic = self.topics[name]
+        on_delivery = self.tally.on_delivery if self.ack_log is None else self._logging_delivery(event)
         deadline = None
         while True:
             try:
-                self.producer.produce(topic, value=value, key=event.key.encode(), on_delivery=self.tally.on_delivery)
+                self.producer.produce(topic, value=value, key=event.key.encode(), on_delivery=on_delivery)
                 self.tally.sent[topic] += 1
                 return True
             except BufferError:
@@ -193,6 +198,16 @@ class LogProducer:
                 if time.monotonic() > deadline or self._stop:
                     return False
                 self.producer.poll(0.1)
+
+    def _logging_delivery(self, event: Event) -> Callable:
+        event_id = event.value["event_id"]
+
+        def on_delivery(err: KafkaError | None, msg) -> None:
+            self.tally.on_delivery(err, msg)
+            if err is None:
+                self.ack_log.write(f"{msg.topic()}\t{msg.partition()}\t{msg.offset()}\t{event_id}\n")
+
+        return on_delivery
 
     def run(
         self,
@@ -252,6 +267,15 @@ class LogProducer:
         return remaining
 
 
+def acked_records(path: Path) -> Iterator[tuple[str, int, int, str]]:
+    """(topic, partition, offset, event_id) of each record an `--ack-log` says was acknowledged."""
+    with path.open() as handle:
+        for line in handle:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 4:  # a line cut short by a kill -9 is skipped
+                yield parts[0], int(parts[1]), int(parts[2]), parts[3]
+
+
 def format_report(tally: DeliveryTally, elapsed_s: float) -> str:
     lines = [f"{'TOPIC':<22} {'SENT':>10} {'ACKED':>10} {'FAILED':>8} {'UNDELIVERED':>12}"]
     for topic in sorted(tally.sent):
@@ -293,6 +317,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--topics", type=parse_streams, default=list(STREAMS), help="subset, e.g. session,auth")
     parser.add_argument("--seed", type=int, help="fix every generated value except event times (wall clock)")
+    parser.add_argument("--user-prefix", default="user", help="user ids are PREFIX_000000... (default: user)")
+    parser.add_argument(
+        "--ack-log",
+        type=Path,
+        help="append 'topic partition offset event_id' for each acknowledged record (for a later reconciliation)",
+    )
     parser.add_argument("--bootstrap-servers", default=settings.kafka_bootstrap_servers)
     parser.add_argument("--schema-registry-url", default=settings.schema_registry_url)
     parser.add_argument(
@@ -315,8 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, producer.stop)
     started = time.monotonic()
-    events = wall_clock_events(LogGenerator(seed=args.seed), args.topics)
-    tally = producer.run(events, rate=args.rate, count=args.count, duration_s=args.duration, progress=args.progress)
+    events = wall_clock_events(LogGenerator(seed=args.seed, user_prefix=args.user_prefix), args.topics)
+    with contextlib.ExitStack() as stack:
+        if args.ack_log:
+            producer.ack_log = stack.enter_context(args.ack_log.open("a", buffering=1 << 16))
+        tally = producer.run(events, rate=args.rate, count=args.count, duration_s=args.duration, progress=args.progress)
     print(format_report(tally, time.monotonic() - started))
     if not tally.all_delivered:
         print(

@@ -9,52 +9,18 @@ scans a table.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-
 from config.settings import Settings
 from kafka.contract import STREAMS
+from kafka.offsets import lag as topic_lag
+from kafka.offsets import processed_offsets, topic_end_offsets
 from local.platform import Platform, status_rows
 
-KAFKA_TIMEOUT_S = 5
 DEAD_LETTERS_TABLE = "dead_letters"
 # The job rewrites its report every 2 s; older than this, the numbers are no longer live.
 STALE_AFTER_S = 30
-QUIET_LOGGER = logging.getLogger("pipeline-status.kafka")
-QUIET_LOGGER.setLevel(logging.CRITICAL)
-
-
-def topic_end_offsets(settings: Settings) -> dict[str, dict[int, int]] | None:
-    """Per topic, per partition: the offset the next record will get. None when Kafka does not answer."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": "pipeline-status",  # never subscribes or commits; watermarks need a group id
-            "enable.auto.commit": False,
-            "socket.timeout.ms": KAFKA_TIMEOUT_S * 1000,
-            # An unreachable broker is reported in the table, not as librdkafka log noise.
-            "logger": QUIET_LOGGER,
-        }
-    )
-    try:
-        metadata = consumer.list_topics(timeout=KAFKA_TIMEOUT_S)
-        ends: dict[str, dict[int, int]] = {}
-        for stream in STREAMS:
-            topic = metadata.topics.get(stream.topic)
-            if topic is None or topic.error is not None:
-                continue
-            ends[stream.topic] = {
-                p: consumer.get_watermark_offsets(TopicPartition(stream.topic, p), timeout=KAFKA_TIMEOUT_S)[1]
-                for p in sorted(topic.partitions)
-            }
-        return ends
-    except KafkaException:
-        return None
-    finally:
-        consumer.close()
 
 
 def read_job_report(path: Path) -> dict | None:
@@ -64,15 +30,19 @@ def read_job_report(path: Path) -> dict | None:
         return None
 
 
-def processed_offsets(progress: dict | None, topic: str) -> dict[int, int] | None:
-    """The offsets the job has committed: the end of its last completed batch's range."""
-    for source in (progress or {}).get("sources", []):
-        end = source.get("endOffset")
-        if isinstance(end, str):
-            end = json.loads(end)
-        if isinstance(end, dict) and topic in end:
-            return {int(p): int(o) for p, o in end[topic].items()}
-    return None
+def total_lag(settings: Settings) -> tuple[int, int] | None:
+    """(lag, processed) summed over the three topics; None while the job has no report or Kafka is away."""
+    ends = topic_end_offsets(settings.kafka_bootstrap_servers)
+    report = read_job_report(settings.local_dir / "run" / "stream-status.json")
+    if ends is None or report is None:
+        return None
+    lag = processed_total = 0
+    for stream in STREAMS:
+        query = report.get("queries", {}).get(stream.topic, {})
+        done = processed_offsets(query.get("last_progress"), stream.topic) or {}
+        lag += topic_lag(ends.get(stream.topic, {}), done)
+        processed_total += sum(done.values())
+    return lag, processed_total
 
 
 def topic_rows(ends: dict[str, dict[int, int]] | None, report: dict | None, now: float) -> list[dict]:
@@ -84,10 +54,7 @@ def topic_rows(ends: dict[str, dict[int, int]] | None, report: dict | None, now:
         progress = query.get("last_progress") or {}
         topic_ends = (ends or {}).get(stream.topic)
         processed = processed_offsets(progress, stream.topic)
-        lag = None
-        if topic_ends is not None:
-            done = processed or {}
-            lag = sum(max(end - done.get(p, 0), 0) for p, end in topic_ends.items())
+        lag = topic_lag(topic_ends, processed) if topic_ends is not None else None
         newest = query.get("newest_written_ms")
         durations = progress.get("durationMs") or {}
         rows.append(
@@ -100,6 +67,9 @@ def topic_rows(ends: dict[str, dict[int, int]] | None, report: dict | None, now:
                 "rows_written": query.get("rows_written", {}).get(stream.table, 0),
                 "dead_letters": query.get("rows_written", {}).get(DEAD_LETTERS_TABLE, 0),
                 "query_state": query.get("state"),
+                "query_health": query.get("health"),
+                "problem": query.get("problem"),
+                "idle_s": query.get("idle_s"),
                 "restarts": query.get("restarts", 0),
                 "last_error": query.get("last_error"),
                 "last_batch_id": progress.get("batchId"),
@@ -118,19 +88,24 @@ def pipeline_status(platform: Platform) -> dict:
     services = status_rows(platform)
     running = {r["service"] for r in services if r["state"] != "down"}
     report = read_job_report(platform.paths.run / "stream-status.json")
-    job_state = "not running"
+    job_state, health, problems = "not running", "unhealthy", ["the streaming job is not running"]
     if report is not None and "stream" in running:
         age = now - report.get("updated_at", 0)
-        job_state = report.get("state", "unknown") if age <= STALE_AFTER_S else f"no report for {age:.0f} s"
+        if age <= STALE_AFTER_S:
+            job_state, health, problems = report.get("state", "unknown"), report.get("health"), report.get("problems")
+        else:
+            job_state, problems = f"no report for {age:.0f} s", [f"the job has not reported for {age:.0f} s"]
     else:
         report = None  # counters of a job that has stopped are not live
-    ends = topic_end_offsets(platform.settings) if "kafka" in running else None
+    ends = topic_end_offsets(platform.settings.kafka_bootstrap_servers) if "kafka" in running else None
     topics = topic_rows(ends, report, now)
     return {
         "generated_at": now,
         "services": services,
         "job": {
             "state": job_state,
+            "health": health,
+            "problems": problems or [],
             "rows_written": sum(t["rows_written"] for t in topics),
             "dead_letters": sum(t["dead_letters"] for t in topics),
             "lag": sum(t["lag"] for t in topics) if all(t["lag"] is not None for t in topics) else None,
@@ -153,7 +128,7 @@ def format_status(status: dict) -> str:
     job = status["job"]
     lines += [
         "",
-        f"streaming job: {job['state']}; rows written since start {job['rows_written']:,}, "
+        f"streaming job: {job['state']}, {job['health']}; rows written since start {job['rows_written']:,}, "
         f"dead letters {job['dead_letters']:,}, total lag {_cell(job['lag'], ',')}",
         f"{'TOPIC':<20} {'END':>10} {'PROCESSED':>10} {'LAG':>8} {'ROWS':>10} {'DEAD':>6} "
         f"{'BATCH':>7} {'LAST ms':>8} {'IN/s':>8} {'DONE/s':>8} {'FRESH s':>8}",
@@ -166,6 +141,8 @@ def format_status(status: dict) -> str:
             f"{_cell(t['input_rows_per_s'], ',.0f'):>8} {_cell(t['processed_rows_per_s'], ',.0f'):>8} "
             f"{_cell(t['freshness_s'], '.1f'):>8}"
         )
+        if t["problem"]:
+            lines.append(f"  {t['topic']}: {t['problem']}")
         if t["restarts"]:
             lines.append(f"  {t['topic']}: {t['restarts']} restarts, last error: {t['last_error']}")
     return "\n".join(lines)

@@ -263,7 +263,7 @@ def job_detail(platform: Platform) -> str:
     if not path.exists():
         return ""
     status = json.loads(path.read_text())
-    parts = []
+    parts = [status.get("health", "health unknown")]
     for topic, query in status.get("queries", {}).items():
         progress = query.get("last_progress") or {}
         part = f"{topic} {query['state']}"

@@ -6,12 +6,13 @@ process listings stay readable and supervisord's config stays short.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import PROJECT_ROOT, Settings
+from config.settings import FAULTS_DIR_ENV, PROJECT_ROOT, Settings
 from config.versions import Versions
 from local import configs, probes, resolve
 from local.java import JavaRuntime
@@ -229,6 +230,19 @@ def spark_worker(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Se
     )
 
 
+def _watchdog_env(settings: Settings) -> dict[str, str]:
+    """The job's stall bounds, passed explicitly so that a change restarts the supervised job with it;
+    and the tests' fault-injection folder when one is set (see spark/faults.py)."""
+    env = {
+        "SPARK_STALL_TIMEOUT_S": str(settings.spark_stall_timeout_s),
+        "SPARK_STALL_EXIT_S": str(settings.spark_stall_exit_s),
+        "CASSANDRA_SESSION_PROBE_S": str(settings.cassandra_session_probe_s),
+    }
+    if os.environ.get(FAULTS_DIR_ENV):
+        env[FAULTS_DIR_ENV] = os.environ[FAULTS_DIR_ENV]
+    return env
+
+
 def stream_job(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
     """The streaming job, submitted to the standalone master exactly as a user would."""
     cmd = [
@@ -250,7 +264,7 @@ def stream_job(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Serv
         probe=probes.stream_job_ready,
         ready_timeout_s=180,
         after=("kafka", "registry", "cassandra", "spark-worker"),
-        env={**_spark_env(settings, java), "PYSPARK_DRIVER_PYTHON": sys.executable},
+        env={**_spark_env(settings, java), "PYSPARK_DRIVER_PYTHON": sys.executable, **_watchdog_env(settings)},
         stop_wait_s=60,
         autorestart=True,
     )

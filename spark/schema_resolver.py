@@ -5,19 +5,23 @@ version's schema is fetched once by id and cached (ids are immutable), and the l
 schema, so a new optional field registered mid-stream reaches the table without a restart. No record of the
 batch can carry an id registered after that request, since producers register before they produce.
 
-If the registry goes away, the cached versions keep decoding; a record whose id is not among them is
-dead-lettered with that reason (its raw bytes kept for a replay) rather than skipped.
+If the registry goes away, the cached versions keep decoding. A record is a dead letter for its schema id
+only on the registry's word: before such records are written, `confirm_unknown` asks the registry about each
+id, and a registry that does not answer (or whose versions could not be listed for this batch) fails the
+batch, which is retried from its checkpoint: a registry outage never turns good records into dead letters.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from kafka.contract import LogStream
 from kafka.schema_registry import RegistryUnavailable, with_retry
@@ -33,10 +37,21 @@ class SubjectSchemas:
     reader_fields: list[dict]
     writers: dict[int, str]  # schema id -> writer schema text, for ids the reader can read
     rejected: dict[int, str] = field(default_factory=dict)  # schema id -> why its records are dead letters
+    listed: bool = True  # False: the registry did not answer for this batch, these are the cached versions
 
     @property
     def field_names(self) -> list[str]:
         return [f["name"] for f in self.reader_fields]
+
+
+class SchemaNotConfirmed(RuntimeError):
+    """A schema id the batch cannot decode exists in the registry, but this batch's list of the subject's
+    versions is stale: the batch fails and is retried rather than dead-lettering good records."""
+
+
+# Listing a subject's versions when cached versions exist: a short bound, so a registry outage costs each
+# batch seconds, not SCHEMA_REGISTRY_RETRY_S.
+CACHED_LIST_RETRY_S = 2.0
 
 
 class SchemaResolver:
@@ -58,15 +73,17 @@ class SchemaResolver:
 
     def for_batch(self, stream: LogStream) -> SubjectSchemas:
         with self._lock:
+            cached = self._latest.get(stream.subject)
+            retry_s = min(self.retry_s, CACHED_LIST_RETRY_S) if cached else self.retry_s
             try:
                 versions = with_retry(
-                    lambda: self.client.get_versions(stream.subject), f"list {stream.subject}", self.url, self.retry_s
+                    lambda: self.client.get_versions(stream.subject), f"list {stream.subject}", self.url, retry_s
                 )
             except RegistryUnavailable:
-                if stream.subject not in self._latest:
+                if cached is None:
                     raise
                 log.warning("registry unreachable: %s decodes with its cached versions", stream.subject)
-                return self._latest[stream.subject]
+                return dataclasses.replace(cached, listed=False)
             known = [self._version(stream.subject, v) for v in sorted(versions)]
             schemas = self._resolve(stream, known)
             previous = self._latest.get(stream.subject)
@@ -74,6 +91,25 @@ class SchemaResolver:
                 log.info("%s: reader schema is now version %d", stream.subject, max(versions))
             self._latest[stream.subject] = schemas
             return schemas
+
+    def confirm_unknown(self, stream: LogStream, schema_ids: Iterable[int], schemas: SubjectSchemas) -> None:
+        """Return only if the registry says, now, that none of these ids is a version of the subject (then
+        their records are dead letters); raise RegistryUnavailable or SchemaNotConfirmed otherwise."""
+        for schema_id in sorted(schema_ids):
+            try:
+                with_retry(
+                    lambda sid=schema_id: self.client.get_schema(sid), f"look up schema id {schema_id}", self.url,
+                    self.retry_s,
+                )  # fmt: skip
+            except SchemaRegistryError as exc:
+                if exc.http_status_code == 404:
+                    continue  # the registry's word: no such schema
+                raise
+            if not schemas.listed:
+                raise SchemaNotConfirmed(
+                    f"schema id {schema_id} exists in the registry but {stream.subject}'s versions could not be "
+                    "listed for this batch; retrying it from the checkpoint"
+                )
 
     def _version(self, subject: str, version: int) -> tuple[int, str]:
         if (subject, version) not in self._versions:

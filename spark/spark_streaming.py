@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
+import os
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from functools import lru_cache
@@ -34,13 +35,19 @@ from pyspark.sql import functions as F  # noqa: E402
 from config.settings import Settings, load_settings  # noqa: E402
 from database.cassandra_connection import CassandraConnection  # noqa: E402
 from kafka.contract import STREAMS, LogStream  # noqa: E402
-from spark import transforms  # noqa: E402
+from kafka.offsets import lag, processed_offsets, topic_end_offsets  # noqa: E402
+from spark import diagnostics, faults, transforms  # noqa: E402
 from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
+from spark.checkpoint_lock import CheckpointLock, CheckpointLocked  # noqa: E402
+from spark.errors import first_line  # noqa: E402
 from spark.schema_resolver import SchemaResolver  # noqa: E402
+from spark.session_guard import ConnectorSessionGuard  # noqa: E402
 
 log = logging.getLogger("spark_streaming")
 
 QUERY_NAME = "log-pipeline"
+# The job's exit status when a stalled query could not be brought back: its supervisor starts it afresh.
+EXIT_STALLED = 70
 DEAD_LETTERS_TABLE = "dead_letters"
 DEAD_LETTER_INPUT = (
     "topic",
@@ -69,6 +76,9 @@ def build_session(settings: Settings) -> SparkSession:
         # One executor: never hold a task back waiting for a "better" location.
         .config("spark.locality.wait", "0s")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+        # Stopping a query interrupts its thread and waits; a thread blocked where interrupts do not reach
+        # must not hold the stall watchdog (or a shutdown) forever.
+        .config("spark.sql.streaming.stopTimeout", "30s")
         # A job that runs for weeks: the UI keeps the recent past only (the defaults keep 1,000 jobs and
         # stages, which grow the driver's heap and listener work on a small box).
         .config("spark.ui.retainedJobs", "100")
@@ -97,14 +107,18 @@ def avro_compatibility(spark: SparkSession):
     return why_incompatible
 
 
-@lru_cache(maxsize=1)
-def batch_metrics() -> tuple:
-    """Counted while the batch is written: rows, bad rows, and the newest Kafka timestamp written (built
-    once: every pyspark.sql.functions call is a round trip to the JVM)."""
+@lru_cache(maxsize=64)
+def batch_metrics(listed_ids: tuple[int, ...]) -> tuple:
+    """Counted while the batch is written: rows, bad rows, the newest Kafka timestamp written, and the schema
+    ids that are not among the subject's listed versions (built once per id set: every
+    pyspark.sql.functions call is a round trip to the JVM)."""
+    schema_id = F.col("schema_id")
+    unlisted = schema_id.isNotNull() & ~schema_id.isin(list(listed_ids)) if listed_ids else schema_id.isNotNull()
     return (
         F.count(F.lit(1)).alias("rows"),
         F.count(F.col("error")).alias("bad"),
         F.max(F.when(F.col("error").isNull(), F.unix_millis("produced_at"))).alias("newest_ms"),
+        F.collect_set(F.when(unlisted, schema_id)).alias("unlisted_ids"),
     )
 
 
@@ -119,8 +133,21 @@ class TopicBatchWriter:
         self.sink = sink
         self.rows_written: Counter = Counter()
         self.newest_written_ms: int | None = None  # Kafka timestamp of the newest record written
+        self.batch_started: float | None = None  # monotonic time the batch in progress started
+        self.last_batch_done: float | None = None  # monotonic time the last batch was committed to Cassandra
+        self.last_batch_wall: float | None = None
+        self.released = threading.Event()  # set by the stall watchdog when it restarts the query
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        self.batch_started = time.monotonic()
+        try:
+            faults.block_if_asked(self.stream.topic, self.released)
+            self._write(batch, batch_id)
+        finally:
+            self.batch_started = None
+        self.last_batch_done, self.last_batch_wall = time.monotonic(), time.time()
+
+    def _write(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         stream = self.stream
         schemas = self.resolver.for_batch(stream)
@@ -128,7 +155,7 @@ class TopicBatchWriter:
         decoded = transforms.decode(transforms.frame(batch), schemas.writers, schemas.reader)
         checked = transforms.check_decoded(decoded, stream, schemas.writers, schemas.rejected)
         outcome = Observation(f"{stream.table}-{batch_id}")
-        observed = checked.observe(outcome, *batch_metrics())
+        observed = checked.observe(outcome, *batch_metrics(tuple(sorted([*schemas.writers, *schemas.rejected]))))
         self.sink.check_available()
         self.sink.ensure_columns(stream.table, schemas.reader_fields)
         planned = time.monotonic()
@@ -136,6 +163,8 @@ class TopicBatchWriter:
         metrics = outcome.get
         written, bad = metrics["rows"] - metrics["bad"], metrics["bad"]
         wrote = time.monotonic()
+        if metrics["unlisted_ids"]:  # dead letters for an unknown schema id only on the registry's word
+            self.resolver.confirm_unknown(stream, metrics["unlisted_ids"], schemas)
         if bad:  # rare: the batch is read and decoded a second time for its dead letters
             self.sink.write(transforms.dead_letter_rows(checked), DEAD_LETTERS_TABLE)
             log.warning("%s batch %d: %d records -> %s", stream.topic, batch_id, bad, DEAD_LETTERS_TABLE)
@@ -148,6 +177,8 @@ class TopicBatchWriter:
             stream.topic, batch_id, written, time.monotonic() - started,
             resolved - started, planned - resolved, wrote - planned,
         )  # fmt: skip
+        # Tests only: hold a written batch before Spark commits it (a kill now makes its replay certain).
+        faults.block_if_asked(stream.topic, self.released, point="block-after-write")
 
 
 def read_topic(spark: SparkSession, settings: Settings, stream: LogStream) -> DataFrame:
@@ -161,20 +192,37 @@ def read_topic(spark: SparkSession, settings: Settings, stream: LogStream) -> Da
     )
 
 
-class TopicQuery:
-    """One topic's streaming query, restarted from its checkpoint after a failure, with backoff."""
+class JobStalled(RuntimeError):
+    """A stalled query that its restart did not bring back: the job exits for its supervisor to start afresh."""
 
-    def __init__(self, spark: SparkSession, settings: Settings, writer: TopicBatchWriter) -> None:
+
+class TopicQuery:
+    """One topic's streaming query: restarted from its checkpoint after a failure, with backoff; watched for
+    stalls (lag and no batch finished or failed for `spark_stall_timeout_s`), which it answers by dumping
+    threads, replacing the Cassandra session and restarting the query, and if the query is still stalled
+    `spark_stall_exit_s` later, by raising JobStalled."""
+
+    def __init__(
+        self, spark: SparkSession, settings: Settings, writer: TopicBatchWriter, guard: ConnectorSessionGuard
+    ) -> None:
         self.spark = spark
         self.settings = settings
         self.writer = writer
+        self.guard = guard
         self.stream = writer.stream
         self.query = None
         self.restarts = 0
         self.backoff = 1.0
         self.retry_at = 0.0
         self.last_error: str | None = None
+        self.last_failure: float | None = None  # monotonic time of the last failed batch
         self.last_progress: dict | None = None  # kept across restarts: the offsets processed so far
+        self.started_at = time.monotonic()
+        self.stalled_lag: int | None = None  # set while the query is stalled: its lag then
+        self.stall_restarts = 0
+        self.stall_restarted_at: float | None = None
+        self._stopper: threading.Thread | None = None
+        self._stop_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -182,6 +230,7 @@ class TopicQuery:
 
     def start(self) -> None:
         checkpoint = self.settings.spark_checkpoint_dir / self.stream.topic
+        self.writer.released.clear()
         self.query = (
             read_topic(self.spark, self.settings, self.stream)
             .writeStream.queryName(self.name)
@@ -190,16 +239,25 @@ class TopicQuery:
             .trigger(processingTime=self.settings.spark_trigger_interval)
             .start()
         )
+        self.started_at = time.monotonic()
         log.info("query %s started (checkpoint %s)", self.name, checkpoint)
 
+    def last_activity(self) -> float:
+        """When the query last did something observable: started, finished a batch, or failed one."""
+        return max(t for t in (self.started_at, self.writer.last_batch_done, self.last_failure) if t is not None)
+
     def tend(self) -> None:
-        """Restart a failed query once its backoff has passed; reset the backoff after progress."""
+        """Restart a failed query once its backoff has passed; reset the backoff after progress; watch for stalls."""
+        if self._stopper is not None:
+            self._tend_stall_restart()
+            return
         if self.query is not None and self.query.isActive:
             progress = self.query.lastProgress
             if progress:
                 self.last_progress = progress
             if progress and progress.get("numInputRows", 0) > 0:
                 self.backoff = 1.0
+            self._watch_for_stall()
             return
         if self.query is not None:
             error = self.query.exception()
@@ -207,8 +265,9 @@ class TopicQuery:
             if error is None:
                 return
             self.restarts += 1
+            self.last_failure = time.monotonic()
             self.last_error = first_line(error)
-            # The connector caches its Cassandra session; one that lived through an outage can hang. Start afresh.
+            # Sessions nobody holds any more are closed now, so the next batch starts with a fresh one.
             self.spark.sparkContext._jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
             self.retry_at = time.monotonic() + self.backoff
             log.error(
@@ -219,12 +278,110 @@ class TopicQuery:
         elif time.monotonic() >= self.retry_at:
             self.start()
 
+    def current_lag(self) -> int | None:
+        """Records in the topic past the query's last committed batch; None when Kafka does not answer."""
+        ends = topic_end_offsets(self.settings.kafka_bootstrap_servers, [self.stream.topic])
+        if ends is None or self.stream.topic not in ends:
+            return None
+        return lag(ends[self.stream.topic], processed_offsets(self.last_progress, self.stream.topic))
+
+    def _watch_for_stall(self) -> None:
+        restarted_in_vain = self.stall_restarted_at is not None and self.stall_restarted_at >= self.last_done()
+        bound = self.settings.spark_stall_exit_s if restarted_in_vain else self.settings.spark_stall_timeout_s
+        idle = time.monotonic() - self.last_activity()
+        if idle < bound:
+            self.stalled_lag = None
+            return
+        behind = self.current_lag()
+        if not behind:  # nothing to do (or Kafka away, and then the source fails by itself)
+            self.stalled_lag = None
+            return
+        self.stalled_lag = behind
+        if restarted_in_vain:
+            raise JobStalled(f"{self.name} is still stalled {idle:.0f} s after its restart ({behind:,} records behind)")
+        self._restart_stalled(idle, behind)
+
+    def last_done(self) -> float:
+        """When a batch last finished, committed or failed (0 if none has)."""
+        return max(t for t in (self.writer.last_batch_done, self.last_failure, 0.0) if t is not None)
+
+    def _restart_stalled(self, idle: float, behind: int) -> None:
+        running = self.writer.batch_started
+        log.error(
+            "%s: STALLED: %s records behind and no batch finished or failed for %.0f s (a batch has been running "
+            "for %s); thread dumps follow, then the query is restarted from its checkpoint",
+            self.name, f"{behind:,}", idle, f"{time.monotonic() - running:.0f} s" if running else "no batch",
+        )  # fmt: skip
+        log.error("driver JVM threads:\n%s", diagnostics.jvm_thread_dump(self.spark))
+        log.error("driver Python threads:\n%s", diagnostics.python_thread_dump())
+        self.stall_restarts += 1
+        self.stall_restarted_at = time.monotonic()
+        # A batch waiting on the connector's session fails once that session is closed; an injected block
+        # (tests) once released; Spark interrupts the rest. stop() is bounded by spark.sql.streaming.stopTimeout.
+        self.guard.replace_session(f"{self.name} stalled")
+        self.writer.released.set()
+        query = self.query
+        self._stop_error = None
+        self._stopper = threading.Thread(
+            target=self._stop_stalled, args=(query,), name=f"stop-{self.name}", daemon=True
+        )
+        self._stopper.start()
+
+    def _stop_stalled(self, query) -> None:
+        try:
+            query.stop()
+        except Exception as exc:  # a py4j error or Spark's TimeoutException: both mean "did not stop"
+            self._stop_error = first_line(exc)
+
+    def _tend_stall_restart(self) -> None:
+        if self._stopper.is_alive():
+            waited = time.monotonic() - self.stall_restarted_at
+            if waited > self.settings.spark_stall_exit_s:
+                raise JobStalled(f"{self.name} did not stop within {waited:.0f} s of its stall restart")
+            return
+        self._stopper = None
+        if self._stop_error is not None:
+            raise JobStalled(f"{self.name} could not be stopped after its stall: {self._stop_error}")
+        self.query = None
+        self.retry_at = 0.0
+        self.start()
+        self.started_at = self.stall_restarted_at  # the exit bound counts from the stall restart
+
+    def health(self) -> tuple[str, str | None]:
+        """("healthy", None), or ("unhealthy", why): failing (its last batch failed and none succeeded since),
+        stalled, or not running."""
+        if self.stalled_lag:
+            idle = time.monotonic() - self.last_activity()
+            return "unhealthy", f"stalled for {idle:.0f} s, {self.stalled_lag:,} records behind"
+        if self._stopper is not None:
+            return "unhealthy", "restarting after a stall"
+        if self.last_failure is not None and self.last_failure >= (self.writer.last_batch_done or 0.0):
+            return "unhealthy", f"failing: {self.last_error}"
+        if self.query is None or not self.query.isActive:
+            return "unhealthy", "not running"
+        return "healthy", None
+
     def status(self) -> dict:
         query = self.query
+        health, problem = self.health()
+        running = self.writer.batch_started
+        now = time.monotonic()
+        if self.stalled_lag:
+            state = "stalled"
+        elif query is not None and query.isActive:
+            state = "running"
+        else:
+            state = "restarting"
         return {
-            "state": "running" if query is not None and query.isActive else "restarting",
+            "state": state,
+            "health": health,
+            "problem": problem,
             "restarts": self.restarts,
+            "stall_restarts": self.stall_restarts,
             "last_error": self.last_error,
+            "idle_s": round(now - self.last_activity(), 1),
+            "batch_running_s": round(now - running, 1) if running else None,
+            "last_batch_at": self.writer.last_batch_wall,
             "rows_written": dict(self.writer.rows_written),
             "newest_written_ms": self.writer.newest_written_ms,
             "last_progress": self.last_progress,
@@ -235,35 +392,27 @@ class TopicQuery:
             self.query.stop()
 
 
-def write_status(settings: Settings, state: str, queries: list[TopicQuery]) -> None:
-    """The job's state for `main.py status`: a small JSON file replaced atomically."""
+def write_status(
+    settings: Settings, state: str, queries: list[TopicQuery], guard: ConnectorSessionGuard | None = None
+) -> None:
+    """The job's state for `main.py status` and the container healthcheck: a small JSON file replaced
+    atomically. `health` is "healthy" only while every query runs and none is failing or stalled."""
     path = settings.local_dir / "run" / "stream-status.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    status = {"state": state, "updated_at": time.time(), "queries": {q.stream.topic: q.status() for q in queries}}
+    by_topic = {q.stream.topic: q.status() for q in queries}
+    problems = [f"{topic}: {q['problem']}" for topic, q in by_topic.items() if q["problem"]]
+    status = {
+        "state": state,
+        "health": "healthy" if state == "running" and not problems else "unhealthy",
+        "problems": problems if state == "running" else [f"job {state}"],
+        "updated_at": time.time(),
+        "pid": os.getpid(),
+        "cassandra_sessions_replaced": guard.replaced if guard else 0,
+        "queries": by_topic,
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, default=str))
     tmp.replace(path)
-
-
-_NAMED_CAUSES = ("Cassandra", "registry", "Kafka")
-_WRAPPERS = ("Py4J", "StreamingQueryException", "Traceback", "An error occurred while calling", "Python Proxy")
-_EXCEPTION_LINE = re.compile(r"([\w.$]+(?:Exception|Error)): (.+)")
-
-
-def first_line(exc: BaseException) -> str:
-    """The root cause of a failed query in one line, past the py4j and streaming wrappers, e.g.
-    `IOException: Failed to open native connection to Cassandra at {127.0.0.1:9042}`."""
-    text = str(getattr(exc, "desc", None) or exc)
-    causes = [
-        f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2).strip()}"[:300]
-        for line in text.splitlines()
-        if (m := _EXCEPTION_LINE.search(line)) and not any(wrapper in line for wrapper in _WRAPPERS)
-    ]
-    # A cause that names the service at fault beats the first low-level one (a refused socket, say).
-    named = [c for c in causes if any(w in c for w in _NAMED_CAUSES)]
-    if named or causes:
-        return (named or causes)[0]
-    return next((line.strip() for line in text.splitlines() if line.strip()), repr(exc))[:300]
 
 
 def run(settings: Settings) -> int:
@@ -272,7 +421,8 @@ def run(settings: Settings) -> int:
     resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
     connection = CassandraConnection.open(settings)
     sink = CassandraSink(connection)
-    queries = [TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink)) for stream in STREAMS]
+    guard = ConnectorSessionGuard(spark, settings.cassandra_session_probe_s)
+    queries = [TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink), guard) for stream in STREAMS]
     stopping = False
 
     def stop(signum, _frame) -> None:
@@ -282,16 +432,26 @@ def run(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    guard.start()
     try:
         while not stopping:
             for query in queries:
                 query.tend()
-            write_status(settings, "running", queries)
+            write_status(settings, "running", queries, guard)
             time.sleep(2)
+    except JobStalled as exc:
+        # Stopping the queries could block on the very thing that stalled them: leave at once, from the
+        # checkpoints, and let the supervisor (local mode) or restart policy (Compose) start the job afresh.
+        log.critical("%s; exiting (status %d) so the job is started afresh from its checkpoints", exc, EXIT_STALLED)
+        log.critical("driver JVM threads:\n%s", diagnostics.jvm_thread_dump(spark))
+        write_status(settings, "stalled", queries, guard)
+        logging.shutdown()
+        os._exit(EXIT_STALLED)
     finally:
+        guard.stop()
         for query in queries:
             query.stop()
-        write_status(settings, "stopped", queries)
+        write_status(settings, "stopped", queries, guard)
         connection.close()
         spark.stop()
     return 0
@@ -301,7 +461,18 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2", "py4j", "cassandra"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return run(load_settings())
+    settings = load_settings()
+    lock = CheckpointLock(settings.spark_checkpoint_dir)
+    try:
+        lock.acquire()
+    except CheckpointLocked as exc:
+        log.error("%s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return run(settings)
+    finally:
+        lock.release()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 
 spark-healthcheck master   the master's web UI reports status ALIVE
 spark-healthcheck worker   the worker's web UI names the master it registered with
-spark-healthcheck job      the streaming job's status file says running and was rewritten recently
+spark-healthcheck job      the streaming job's status file says healthy (every query running, none failing
+                           or stalled) and was rewritten recently
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def job() -> str | None:
         return f"no status file {path} yet"
     status = json.loads(path.read_text())
     age = time.time() - status["updated_at"]
-    if status["state"] != "running" or age > STATUS_MAX_AGE_S:
+    if age > STATUS_MAX_AGE_S:
         return f"job state {status['state']!r}, status written {age:.0f} s ago"
+    if status.get("health") != "healthy":
+        return f"job {status.get('health', 'health unknown')}: {'; '.join(status.get('problems', []))}"
     return None
 
 

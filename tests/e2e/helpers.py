@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from database.cassandra_connection import CassandraConnection
 from database.rows import table_row
 from kafka.contract import ACTIVITY, AUTH, SESSION, STREAMS, LogStream
 from kafka.logs_generators import Event, LogGenerator
+from local import platform as local_platform
+from local.platform import Platform
 
 START_MS = int(time.time() * 1000) - 3_600_000
 # The partition key each table is read by (see cassandra/cassandra_setup.cql).
@@ -66,3 +72,38 @@ def wait_until_landed(
 
     wait_for(landed, timeout_s, f"{len(events)} events to land in Cassandra")
     return found
+
+
+def log_since(path: Path, offset: int) -> str:
+    """What a log gained after `offset` (its size when the caller started watching)."""
+    with path.open(errors="replace") as handle:
+        handle.seek(offset)
+        return handle.read()
+
+
+def batch_offset_range(checkpoint: Path, topic: str, batch_id: int) -> dict[int, tuple[int, int]]:
+    """Per partition, the [start, end) Kafka offsets of one micro-batch, from the query's offset log."""
+
+    def ends(batch: int) -> dict[int, int]:
+        path = checkpoint / "offsets" / str(batch)
+        if not path.exists():
+            return {}
+        return {int(p): o for p, o in json.loads(path.read_text().splitlines()[-1])[topic].items()}
+
+    end, start = ends(batch_id), ends(batch_id - 1)
+    return {p: (start.get(p, 0), o) for p, o in end.items()}
+
+
+@contextmanager
+def job_restarted_with(env: dict[str, str]) -> Iterator[Platform]:
+    """The streaming job restarted with these settings (its supervisord program changes, so `up` restarts
+    it), and restarted as configured afterwards."""
+    os.environ.update(env)
+    try:
+        platform = Platform.load()
+        local_platform.up(platform, pipeline=True, producer=False)
+        yield platform
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+        local_platform.up(Platform.load(), pipeline=True, producer=False)

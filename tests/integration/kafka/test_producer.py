@@ -109,25 +109,41 @@ def test_produced_events_arrive_exactly_field_by_field(settings, topics) -> None
         assert tally.acked[stream.topic] == len(expected[stream.topic])
 
 
-def test_same_user_lands_on_one_partition(settings, topics) -> None:
+def test_each_users_events_stay_in_order_on_one_partition(settings, topics) -> None:
+    """Grouped by the user_id inside each record (not by the Kafka key, which maps to one partition by
+    construction): a user's auth events sit on one partition, in the order they were produced."""
     before = end_offsets(settings, AUTH.topic)
-    producer = LogProducer(settings)
-    producer.run(seeded_events(seed=5, sessions=100), rate=0, progress=False)
+    events = [e for e in seeded_events(seed=5, sessions=100) if e.stream is AUTH]
+    LogProducer(settings).run(events, rate=0, progress=False)
     after = end_offsets(settings, AUTH.topic)
-    partitions_by_user: dict[str, set[int]] = defaultdict(set)
+    produced_order: dict[str, list[str]] = defaultdict(list)
+    for event in events:
+        produced_order[event.value["user_id"]].append(event.value["event_id"])
+    placed: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for partition, offset, value in read_positions(settings, AUTH, before, after):
+        placed[value["user_id"]].append((partition, offset, value["event_id"]))
+    assert placed.keys() == produced_order.keys()
+    for user, records in placed.items():
+        assert len({partition for partition, _, _ in records}) == 1, f"{user} spread over partitions"
+        assert [event_id for _, _, event_id in sorted(records)] == produced_order[user], f"{user} out of order"
+
+
+def read_positions(settings, stream: LogStream, start: dict[int, int], end: dict[int, int]):
+    """(partition, offset, decoded value) of every record of `stream` between two offset snapshots."""
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": f"p-{uuid.uuid4()}"})
-    consumer.assign([TopicPartition(AUTH.topic, p, before.get(p, 0)) for p in after])
-    remaining = sum(after.values()) - sum(before.values())
+    consumer.assign([TopicPartition(stream.topic, p, start.get(p, 0)) for p in end])
+    ctx = SerializationContext(stream.topic, MessageField.VALUE)
+    remaining = sum(end[p] - start.get(p, 0) for p in end)
     try:
         while remaining > 0:
             msg = consumer.poll(5.0)
             assert msg is not None, "records missing"
-            if msg.offset() < after[msg.partition()]:
-                partitions_by_user[msg.key().decode()].add(msg.partition())
+            if msg.offset() < end[msg.partition()]:
+                yield msg.partition(), msg.offset(), deserializer(msg.value(), ctx)
                 remaining -= 1
     finally:
         consumer.close()
-    assert partitions_by_user and all(len(p) == 1 for p in partitions_by_user.values())
 
 
 def test_create_topics_twice_gives_the_configured_topics(settings, topics) -> None:

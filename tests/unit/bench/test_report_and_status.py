@@ -7,7 +7,8 @@ import json
 from bench import report
 from bench.sustained import lag_growth_per_s
 from kafka.contract import STREAMS
-from local.pipeline_status import processed_offsets, topic_rows
+from kafka.offsets import processed_offsets
+from local.pipeline_status import topic_rows
 
 
 def latency(rate: float, p99: int) -> dict:
