@@ -13,13 +13,31 @@ from pyspark.sql import SparkSession
 
 def jvm_thread_dump(spark: SparkSession) -> str:
     jvm, gateway = spark._jvm, spark.sparkContext._gateway
+
+    def array(kind, *items):
+        made = gateway.new_array(kind, len(items))
+        for i, item in enumerate(items):
+            made[i] = item
+        return made
+
     server = jvm.java.lang.management.ManagementFactory.getPlatformMBeanServer()
     command = jvm.javax.management.ObjectName("com.sun.management:type=DiagnosticCommand")
-    params = gateway.new_array(jvm.java.lang.Object, 1)
-    params[0] = gateway.new_array(jvm.java.lang.String, 0)
-    signature = gateway.new_array(jvm.java.lang.String, 1)
-    signature[0] = "[Ljava.lang.String;"
-    return str(server.invoke(command, "threadPrint", params, signature))
+    Class = jvm.java.lang.Class  # noqa: N806
+    # Called through the public interface by reflection: py4j cannot reach the method on the platform
+    # server's own class, which lives in a package the JDK does not export.
+    invoke = Class.forName("javax.management.MBeanServerConnection").getMethod(
+        "invoke",
+        array(
+            Class,
+            Class.forName("javax.management.ObjectName"),
+            Class.forName("java.lang.String"),
+            Class.forName("[Ljava.lang.Object;"),
+            Class.forName("[Ljava.lang.String;"),
+        ),
+    )
+    params = array(jvm.java.lang.Object, gateway.new_array(jvm.java.lang.String, 0))
+    signature = array(jvm.java.lang.String, "[Ljava.lang.String;")
+    return str(invoke.invoke(server, array(jvm.java.lang.Object, command, "threadPrint", params, signature)))
 
 
 def python_thread_dump() -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 # The driver imports the project's modules (settings, contract); executors need none (all JVM expressions).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from py4j.protocol import Py4JError  # noqa: E402
 from pyspark.sql import DataFrame, Observation, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
@@ -118,8 +119,14 @@ def batch_metrics(listed_ids: tuple[int, ...]) -> tuple:
         F.count(F.lit(1)).alias("rows"),
         F.count(F.col("error")).alias("bad"),
         F.max(F.when(F.col("error").isNull(), F.unix_millis("produced_at"))).alias("newest_ms"),
-        F.collect_set(F.when(unlisted, schema_id)).alias("unlisted_ids"),
+        # As text: observed metrics reach Python as JVM objects unless they are plain values.
+        F.array_join(F.array_sort(F.collect_set(F.when(unlisted, schema_id))), ",").alias("unlisted_ids"),
     )
+
+
+def unlisted_ids(metrics: dict) -> list[int]:
+    """The schema ids a batch's observed metrics found outside the subject's listed versions."""
+    return [int(i) for i in (metrics["unlisted_ids"] or "").split(",") if i]
 
 
 class TopicBatchWriter:
@@ -163,8 +170,8 @@ class TopicBatchWriter:
         metrics = outcome.get
         written, bad = metrics["rows"] - metrics["bad"], metrics["bad"]
         wrote = time.monotonic()
-        if metrics["unlisted_ids"]:  # dead letters for an unknown schema id only on the registry's word
-            self.resolver.confirm_unknown(stream, metrics["unlisted_ids"], schemas)
+        if unknown := unlisted_ids(metrics):  # dead letters for an unknown schema id only on the registry's word
+            self.resolver.confirm_unknown(stream, unknown, schemas)
         if bad:  # rare: the batch is read and decoded a second time for its dead letters
             self.sink.write(transforms.dead_letter_rows(checked), DEAD_LETTERS_TABLE)
             log.warning("%s batch %d: %d records -> %s", stream.topic, batch_id, bad, DEAD_LETTERS_TABLE)
@@ -312,8 +319,7 @@ class TopicQuery:
             "for %s); thread dumps follow, then the query is restarted from its checkpoint",
             self.name, f"{behind:,}", idle, f"{time.monotonic() - running:.0f} s" if running else "no batch",
         )  # fmt: skip
-        log.error("driver JVM threads:\n%s", diagnostics.jvm_thread_dump(self.spark))
-        log.error("driver Python threads:\n%s", diagnostics.python_thread_dump())
+        log_thread_dumps(self.spark)
         self.stall_restarts += 1
         self.stall_restarted_at = time.monotonic()
         # A batch waiting on the connector's session fails once that session is closed; an injected block
@@ -392,6 +398,14 @@ class TopicQuery:
             self.query.stop()
 
 
+def log_thread_dumps(spark: SparkSession) -> None:
+    try:
+        log.error("driver JVM threads:\n%s", diagnostics.jvm_thread_dump(spark))
+    except Py4JError as exc:  # the dump is evidence, not the remedy: never let it stop the watchdog
+        log.error("driver JVM thread dump failed: %s", first_line(exc))
+    log.error("driver Python threads:\n%s", diagnostics.python_thread_dump())
+
+
 def write_status(
     settings: Settings, state: str, queries: list[TopicQuery], guard: ConnectorSessionGuard | None = None
 ) -> None:
@@ -443,7 +457,7 @@ def run(settings: Settings) -> int:
         # Stopping the queries could block on the very thing that stalled them: leave at once, from the
         # checkpoints, and let the supervisor (local mode) or restart policy (Compose) start the job afresh.
         log.critical("%s; exiting (status %d) so the job is started afresh from its checkpoints", exc, EXIT_STALLED)
-        log.critical("driver JVM threads:\n%s", diagnostics.jvm_thread_dump(spark))
+        log_thread_dumps(spark)
         write_status(settings, "stalled", queries, guard)
         logging.shutdown()
         os._exit(EXIT_STALLED)

@@ -17,7 +17,8 @@ from local.pipeline_status import pipeline_status
 from tests.e2e.helpers import job_restarted_with, log_since, unique_events, wait_for, wait_until_landed
 from tests.e2e.test_pipeline import assert_exactly
 
-STALL_ENV = {"SPARK_STALL_TIMEOUT_S": "15", "SPARK_STALL_EXIT_S": "20"}
+# Short bounds, yet well above a batch of a caught-up job (1-3 s here): only the injected block trips them.
+STALL_ENV = {"SPARK_STALL_TIMEOUT_S": "40", "SPARK_STALL_EXIT_S": "30"}
 
 
 def job_report(platform: local_platform.Platform) -> dict:
@@ -37,6 +38,9 @@ def stall_prone_job(pipeline, tmp_path):
 def test_a_blocked_batch_is_restarted_or_the_job_exits_and_nothing_is_lost(stall_prone_job, cassandra) -> None:
     platform, faults = stall_prone_job
     log = platform.paths.log_file("stream")
+    warm_up = unique_events(sessions=20)  # the restarted job's first batches (slow, fresh JVMs) come first
+    assert LogProducer(platform.settings).run(warm_up, rate=0, progress=False).all_delivered
+    wait_until_landed(cassandra, warm_up, timeout_s=180)
     pid = platform.supervisor.info("stream")["pid"]
 
     # 1. A block that the query restart releases: the same driver carries on.
@@ -44,7 +48,7 @@ def test_a_blocked_batch_is_restarted_or_the_job_exits_and_nothing_is_lost(stall
     (faults / f"block-{AUTH.topic}").write_text("until-restart")
     first = unique_events(sessions=150)
     assert LogProducer(platform.settings).run(first, rate=0, progress=False).all_delivered
-    wait_for(lambda: job_report(platform)["queries"][AUTH.topic]["stall_restarts"] >= 1, 120, "a stall restart")
+    wait_for(lambda: job_report(platform)["queries"][AUTH.topic]["stall_restarts"] >= 1, 150, "a stall restart")
     assert_exactly(first, wait_until_landed(cassandra, first, timeout_s=180))
     text = log_since(log, offset)
     assert "STALLED" in text and "stream execution thread for log-pipeline-auth" in text, "thread dump in the log"
@@ -61,7 +65,7 @@ def test_a_blocked_batch_is_restarted_or_the_job_exits_and_nothing_is_lost(stall
         auth = next(t for t in pipeline_status(platform)["topics"] if t["topic"] == AUTH.topic)
         return auth["query_state"] == "stalled" and auth["query_health"] == "unhealthy"
 
-    wait_for(reported_stalled, 120, "status to report the auth query stalled", every_s=1)
+    wait_for(reported_stalled, 150, "status to report the auth query stalled", every_s=1)
     wait_for(lambda: platform.supervisor.info("stream")["pid"] not in (pid, 0), 180, "the job to be restarted")
     assert_exactly(second, wait_until_landed(cassandra, second, timeout_s=240))
     assert "exiting (status 70)" in log_since(log, offset)

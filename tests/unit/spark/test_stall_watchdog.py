@@ -9,7 +9,7 @@ import pytest
 
 from config.settings import load_settings
 from kafka.contract import AUTH
-from spark import spark_streaming
+from spark import diagnostics, spark_streaming
 from spark.spark_streaming import JobStalled, TopicBatchWriter, TopicQuery
 
 BOUND_S = 10
@@ -95,3 +95,9 @@ def test_a_failed_batch_is_unhealthy_until_one_succeeds(watched) -> None:
     assert watched.health() == ("unhealthy", "failing: CassandraUnreachableError: down")
     watched.writer.last_batch_done = time.monotonic()
     assert watched.health() == ("healthy", None)
+
+
+def test_the_driver_jvm_thread_dump_is_jcmds(spark) -> None:
+    """The dump written on a stall is the JVM's full one (what `jcmd <pid> Thread.print` prints)."""
+    dump = diagnostics.jvm_thread_dump(spark)
+    assert dump.count("java.lang.Thread.State") > 5 and "Full thread dump" in dump

@@ -10,13 +10,14 @@ from datetime import UTC, date, datetime
 
 import fastavro
 import pytest
-from pyspark.sql import Row
+from pyspark.sql import Observation, Row
 from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, StructField, StructType, TimestampType
 from pyspark.testing import assertDataFrameEqual
 
 from kafka.contract import ACTIVITY, SESSION
 from kafka.logs_generators import LogGenerator
 from spark import transforms
+from spark.spark_streaming import batch_metrics, unlisted_ids
 
 KAFKA_SCHEMA = StructType(
     [
@@ -165,3 +166,18 @@ def test_a_batch_without_decodable_ids_still_has_the_reader_shape(spark, n) -> N
     result = checked(spark, values, {}, SESSION.schema)
     assert transforms.table_rows(result, SESSION, SESSION.field_names).count() == 0
     assert transforms.dead_letter_rows(result).count() == n
+
+
+def test_the_batch_metrics_the_job_observes_reach_python_as_values(spark) -> None:
+    """What the writer reads after a write: row and dead-letter counts, the newest timestamp written, and the
+    schema ids outside the subject's listed versions (which it asks the registry about)."""
+    good = avro(SESSION.schema, session_events(1)[0])
+    values = [wire(1, good), wire(99, good), wire(77, good), wire(99, good), b"not avro"]
+    writers = {1: json.dumps(SESSION.schema)}
+    result = checked(spark, values, writers, SESSION.schema)
+    outcome = Observation("metrics")
+    result.observe(outcome, *batch_metrics((1,))).count()
+    metrics = outcome.get
+    assert (metrics["rows"], metrics["bad"]) == (5, 4)
+    assert metrics["newest_ms"] == int(PRODUCED.timestamp() * 1000)
+    assert unlisted_ids(metrics) == [77, 99]
