@@ -226,6 +226,7 @@ class TopicQuery:
         self.last_progress: dict | None = None  # kept across restarts: the offsets processed so far
         self.started_at = time.monotonic()
         self.stalled_lag: int | None = None  # set while the query is stalled: its lag then
+        self.waiting_since: float | None = None  # quiet past the bound with records waiting: since when
         self.stall_restarts = 0
         self.stall_restarted_at: float | None = None
         self._stopper: threading.Thread | None = None
@@ -293,10 +294,24 @@ class TopicQuery:
         return lag(ends[self.stream.topic], processed_offsets(self.last_progress, self.stream.topic))
 
     def _watch_for_stall(self) -> None:
+        """Stalled: a batch running for longer than the bound, or records waiting that long with no batch
+        started (the query thread stuck outside foreachBatch). A query that was idle for a while and just
+        got data is neither."""
+        now = time.monotonic()
         restarted_in_vain = self.stall_restarted_at is not None and self.stall_restarted_at >= self.last_done()
         bound = self.settings.spark_stall_exit_s if restarted_in_vain else self.settings.spark_stall_timeout_s
-        idle = time.monotonic() - self.last_activity()
-        if idle < bound:
+        running = self.writer.batch_started
+        if running is not None:
+            self.waiting_since = None
+            stuck_s = now - max(running, self.started_at)
+        elif now - self.last_activity() < bound:
+            self.waiting_since = None
+            stuck_s = 0.0
+        else:  # quiet for the bound: is anything waiting to be read?
+            behind = self.current_lag()  # one Kafka request, only while the query is quiet
+            self.waiting_since = (self.waiting_since or now) if behind else None
+            stuck_s = now - self.waiting_since if behind else 0.0
+        if stuck_s < bound:
             self.stalled_lag = None
             return
         behind = self.current_lag()
@@ -305,8 +320,8 @@ class TopicQuery:
             return
         self.stalled_lag = behind
         if restarted_in_vain:
-            raise JobStalled(f"{self.name} is still stalled {idle:.0f} s after its restart ({behind:,} records behind)")
-        self._restart_stalled(idle, behind)
+            raise JobStalled(f"{self.name} is still stalled {stuck_s:.0f} s after its restart ({behind:,} behind)")
+        self._restart_stalled(stuck_s, behind)
 
     def last_done(self) -> float:
         """When a batch last finished, committed or failed (0 if none has)."""
@@ -315,9 +330,10 @@ class TopicQuery:
     def _restart_stalled(self, idle: float, behind: int) -> None:
         running = self.writer.batch_started
         log.error(
-            "%s: STALLED: %s records behind and no batch finished or failed for %.0f s (a batch has been running "
-            "for %s); thread dumps follow, then the query is restarted from its checkpoint",
-            self.name, f"{behind:,}", idle, f"{time.monotonic() - running:.0f} s" if running else "no batch",
+            "%s: STALLED for %.0f s, %s records behind (%s); thread dumps follow, then the query is restarted "
+            "from its checkpoint",
+            self.name, idle, f"{behind:,}",
+            f"a batch running for {time.monotonic() - running:.0f} s" if running else "no batch started",
         )  # fmt: skip
         log_thread_dumps(self.spark)
         self.stall_restarts += 1

@@ -63,8 +63,18 @@ def test_a_query_that_is_merely_slow_is_left_alone(watched, monkeypatch) -> None
     assert watched.health() == ("healthy", None) and not watched.query.stopped
 
 
+def test_data_arriving_after_a_quiet_spell_is_not_a_stall(watched, monkeypatch) -> None:
+    monkeypatch.setattr(TopicQuery, "current_lag", lambda self: 500)
+    watched.tend()  # quiet past the bound and records waiting: the wait starts counting now
+    assert watched.health() == ("healthy", None) and not watched.query.stopped
+    watched.waiting_since = time.monotonic() - BOUND_S - 1  # ...and no batch started for the bound
+    watched.tend()
+    assert "stalled" in watched.health()[1]
+
+
 def test_a_stalled_query_is_dumped_and_restarted_then_the_job_exits(watched, monkeypatch, caplog) -> None:
     monkeypatch.setattr(TopicQuery, "current_lag", lambda self: 500)
+    watched.writer.batch_started = time.monotonic() - BOUND_S - 1
     stalled = watched.query
     watched.tend()  # stall seen: dump, replace the session, release the batch, stop the query
     assert watched.health()[0] == "unhealthy" and "stalled" in watched.health()[1]
@@ -73,19 +83,21 @@ def test_a_stalled_query_is_dumped_and_restarted_then_the_job_exits(watched, mon
     assert stalled.stopped
     watched.tend()  # stopped: started again
     assert watched.query is not stalled and watched.stall_restarts == 1
-    assert "STALLED: 500 records behind" in caplog.text and "jvm threads" in caplog.text
+    assert "500 records behind (a batch running for" in caplog.text and "jvm threads" in caplog.text
     # No batch since: once the second bound passes with lag, the job gives up.
     watched.started_at = watched.stall_restarted_at = time.monotonic() - BOUND_S - 1
+    watched.writer.batch_started = watched.started_at
     with pytest.raises(JobStalled, match="still stalled"):
         watched.tend()
 
 
 def test_a_batch_after_the_restart_clears_the_stall(watched, monkeypatch) -> None:
     monkeypatch.setattr(TopicQuery, "current_lag", lambda self: 500)
+    watched.writer.batch_started = time.monotonic() - BOUND_S - 1
     watched.tend()
     watched._stopper.join(5)
     watched.tend()
-    watched.writer.last_batch_done = time.monotonic()
+    watched.writer.batch_started, watched.writer.last_batch_done = None, time.monotonic()
     watched.tend()
     assert watched.health() == ("healthy", None) and watched.stalled_lag is None
 
