@@ -7,6 +7,7 @@
     python3 main.py setup           # topics + schemas (idempotent)
     python3 main.py produce [--rate N --count N --duration S --topics a,b --seed N]
     python3 main.py bench [--quick]  # the benchmark suite (see bench/suite.py)
+    python3 main.py chaos [--rounds 3 --rate N]  # kill -9 each part under load, then reconcile (ops/chaos.py)
     python3 main.py test [PYTEST ARGS]
 
 Run with any Python 3.11: the first part of this file uses only the standard library and re-runs the
@@ -99,15 +100,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "what",
         nargs="?",
         default="all",
-        choices=["all", "producer", "latency", "drain"],
+        choices=["all", "producer", "latency", "drain", "soak"],
         help="all (default): the whole suite, which stops and restarts local mode; against a running local mode: "
         "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
-        "drain: end-to-end events/s for a backlog of --events",
+        "drain: end-to-end events/s for a backlog of --events; "
+        "soak: --minutes of steady load, RSS/lag/p99/disk per minute and whether each stays flat",
     )
     bench.add_argument("--quick", action="store_true", help="all: a small load, under 5 minutes (full: about 18)")
     bench.add_argument("--events", type=int, default=300_000, help="events per measurement")
     bench.add_argument("--rate", type=float, default=1000, help="latency: events/s")
     bench.add_argument("--duration", type=float, default=60, help="latency: seconds of producing")
+    bench.add_argument("--minutes", type=int, default=30, help="soak: minutes of load (default 30)")
+    chaos = sub.add_parser(
+        "chaos", help="kill -9 each part of the pipeline in turn under load, then reconcile topics with tables"
+    )
+    chaos.add_argument("--rounds", type=int, default=3, help="rounds over every target (default 3)")
+    chaos.add_argument("--rate", type=float, help="events/s (default: half the sustained rate `bench` measured)")
+    chaos.add_argument(
+        "--targets",
+        default="driver,executor,worker,broker,registry,cassandra,producer",
+        help="comma-separated subset, killed in this order",
+    )
+    chaos.add_argument("--down", type=float, default=5, help="seconds a killed part stays down (default 5)")
+    chaos.add_argument(
+        "--recover-timeout", type=float, default=240, help="seconds to recover from one kill before it is a stall"
+    )
     test = sub.add_parser("test", help="run the whole test suite (starts local mode once, stops it at the end)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     # `produce` hands every flag to the producer's own parser.
@@ -154,7 +171,20 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "bench":
             from bench.cli import run_bench
 
+            if args.what == "soak":
+                from bench.cli import run_soak
+
+                return run_soak(args.minutes, args.rate if "--rate" in sys.argv else None)
             return run_bench(args.what, args.events, args.rate, args.duration, args.quick)
+        if args.command == "chaos":
+            from ops import chaos
+
+            targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+            unknown = [t for t in targets if t not in chaos.TARGETS]
+            if unknown:
+                choices = ", ".join(chaos.TARGETS)
+                raise LocalModeError(f"unknown chaos target {', '.join(unknown)}: choose from {choices}")
+            return chaos.main(args.rounds, args.rate, targets, args.down, args.recover_timeout)
         if args.command == "setup":
             from pipeline_setup import setup
 

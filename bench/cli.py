@@ -54,3 +54,19 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
     path = save(what, {"machine": machine, **results})
     print(f"results: {path.relative_to(PROJECT_ROOT)}")
     return 0
+
+
+def run_soak(minutes: int, rate: float | None) -> int:
+    from bench import soak
+    from bench.measured import default_rate
+
+    settings = load_settings()
+    if rate is None:
+        rate, why = default_rate()
+        print(f"rate {rate:,.0f} events/s: {why}")
+    results = soak.run(settings, minutes, rate)
+    folder = soak.write({"machine": machine_info(), **results})
+    print()
+    print((folder / "summary.md").read_text())
+    print(f"results: {folder.relative_to(PROJECT_ROOT)}/ (results.json, summary.md, soak.png)")
+    return 0 if results["every_event_landed"] else 1

@@ -40,6 +40,7 @@ from kafka.offsets import lag, processed_offsets, topic_end_offsets  # noqa: E40
 from spark import diagnostics, faults, transforms  # noqa: E402
 from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
 from spark.checkpoint_lock import CheckpointLock, CheckpointLocked  # noqa: E402
+from spark.checkpoints import committed_progress  # noqa: E402
 from spark.errors import first_line  # noqa: E402
 from spark.schema_resolver import SchemaResolver  # noqa: E402
 from spark.session_guard import ConnectorSessionGuard  # noqa: E402
@@ -223,7 +224,8 @@ class TopicQuery:
         self.retry_at = 0.0
         self.last_error: str | None = None
         self.last_failure: float | None = None  # monotonic time of the last failed batch
-        self.last_progress: dict | None = None  # kept across restarts: the offsets processed so far
+        # Kept across restarts: the offsets processed so far (at start, what the checkpoint has committed).
+        self.last_progress = committed_progress(settings.spark_checkpoint_dir / self.stream.topic, self.stream.topic)
         self.started_at = time.monotonic()
         self.stalled_lag: int | None = None  # set while the query is stalled: its lag then
         self.waiting_since: float | None = None  # quiet past the bound with records waiting: since when

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -17,6 +16,7 @@ from kafka.contract import ACTIVITY, AUTH, SESSION, STREAMS, LogStream
 from kafka.logs_generators import Event, LogGenerator
 from local import platform as local_platform
 from local.platform import Platform
+from spark.checkpoints import batch_end_offsets
 
 START_MS = int(time.time() * 1000) - 3_600_000
 # The partition key each table is read by (see cassandra/cassandra_setup.cql).
@@ -83,14 +83,8 @@ def log_since(path: Path, offset: int) -> str:
 
 def batch_offset_range(checkpoint: Path, topic: str, batch_id: int) -> dict[int, tuple[int, int]]:
     """Per partition, the [start, end) Kafka offsets of one micro-batch, from the query's offset log."""
-
-    def ends(batch: int) -> dict[int, int]:
-        path = checkpoint / "offsets" / str(batch)
-        if not path.exists():
-            return {}
-        return {int(p): o for p, o in json.loads(path.read_text().splitlines()[-1])[topic].items()}
-
-    end, start = ends(batch_id), ends(batch_id - 1)
+    end = batch_end_offsets(checkpoint, topic, batch_id) or {}
+    start = batch_end_offsets(checkpoint, topic, batch_id - 1) or {}
     return {p: (start.get(p, 0), o) for p, o in end.items()}
 
 
