@@ -28,6 +28,9 @@ def dead_letter_keys(cassandra) -> set[bytes]:
 def kill_under_load(pipeline, cassandra, service: str, down_s: float) -> None:
     """Produce steadily, kill -9 `service` a few seconds in, bring it back with `up` after `down_s`."""
     local_platform.up(pipeline, pipeline=True, producer=False)
+    warm_up = unique_events(sessions=20)  # a running job: past its first batches, its schemas fetched
+    assert LogProducer(pipeline.settings).run(warm_up, rate=0, progress=False).all_delivered
+    wait_until_landed(cassandra, warm_up, timeout_s=180)
     events = unique_events(sessions=700)
     producer = LogProducer(pipeline.settings)
     outcome = {}

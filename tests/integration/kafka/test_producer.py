@@ -121,7 +121,7 @@ def test_each_users_events_stay_in_order_on_one_partition(settings, topics) -> N
         produced_order[event.value["user_id"]].append(event.value["event_id"])
     placed: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for partition, offset, value in read_positions(settings, AUTH, before, after):
-        placed[value["user_id"]].append((partition, offset, value["event_id"]))
+        placed[value["user_id"]].append((partition, offset, str(value["event_id"])))
     assert placed.keys() == produced_order.keys()
     for user, records in placed.items():
         assert len({partition for partition, _, _ in records}) == 1, f"{user} spread over partitions"
