@@ -1,5 +1,5 @@
 """`python3 main.py setup`: everything the pipeline needs before data flows, idempotently — the three
-topics (through kafka/create_topics.sh), the Avro schemas with BACKWARD compatibility, and the keyspace and
+topics (through kafka/create_topics.sh), the Avro schemas with BACKWARD_TRANSITIVE compatibility, and the keyspace and
 tables of cassandra/cassandra_setup.cql."""
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Registering the contract's schemas: BACKWARD compatibility per subject, idempotent, clear refusals.
+"""Registering the contract's schemas: BACKWARD_TRANSITIVE compatibility per subject, idempotent, clear refusals.
+
+Transitive, because the job reads every record with the subject's latest version: a new version must read
+data of *every* earlier version, not only of the one before it (plain BACKWARD lets v3 drop a default
+that v1's records need, and those records would then fail to decode).
 
 Works against any registry serving Confluent's REST API (Confluent's own in Compose, Apicurio's
 `/apis/ccompat/v7` in local mode); only `SCHEMA_REGISTRY_URL` differs.
@@ -24,7 +28,7 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-COMPATIBILITY = "BACKWARD"
+COMPATIBILITY = "BACKWARD_TRANSITIVE"
 T = TypeVar("T")
 
 
@@ -64,7 +68,7 @@ def _fields(schema: dict) -> dict[str, dict]:
 
 
 def explain_incompatibility(old: dict, new: dict) -> list[str]:
-    """Why a reader with `new` cannot read data written with `old` (BACKWARD), field by field."""
+    """Why a reader with `new` cannot read data written with `old` (backward), field by field."""
     problems = []
     old_fields, new_fields = _fields(old), _fields(new)
     for name, field in new_fields.items():
@@ -80,7 +84,7 @@ def explain_incompatibility(old: dict, new: dict) -> list[str]:
 def register(
     client: SchemaRegistryClient, stream: LogStream, url: str, retry_s: float, schema_str: str | None = None
 ) -> int:
-    """Register (or find) the stream's schema under `<topic>-value` with BACKWARD compatibility; returns its id."""
+    """Register (or find) the stream's schema under `<topic>-value` with COMPATIBILITY; returns its id."""
     schema_str = schema_str or stream.schema_str
     subject = stream.subject
     with_retry(
@@ -93,12 +97,25 @@ def register(
     except SchemaRegistryError as exc:
         if exc.http_status_code != 409:
             raise
-        latest = with_retry(lambda: client.get_latest_version(subject), f"read {subject}", url, retry_s)
-        reasons = explain_incompatibility(json.loads(latest.schema.schema_str), json.loads(schema_str))
+        version, reasons = first_incompatible_version(client, subject, schema_str, url, retry_s)
         detail = "; ".join(reasons) or exc.error_message
         raise IncompatibleSchema(
-            f"{subject}: the new schema is not {COMPATIBILITY} compatible with version {latest.version}: {detail}"
+            f"{subject}: the new schema is not {COMPATIBILITY} compatible with version {version}: {detail}"
         ) from None
+
+
+def first_incompatible_version(
+    client: SchemaRegistryClient, subject: str, schema_str: str, url: str, retry_s: float
+) -> tuple[int, list[str]]:
+    """The oldest registered version whose data the new schema cannot read, and why (the latest if none is
+    found field by field: the registry's own message then says why)."""
+    versions = sorted(with_retry(lambda: client.get_versions(subject), f"list {subject}", url, retry_s))
+    for version in versions:
+        registered = with_retry(lambda v=version: client.get_version(subject, v), f"read {subject}", url, retry_s)
+        reasons = explain_incompatibility(json.loads(registered.schema.schema_str), json.loads(schema_str))
+        if reasons:
+            return version, reasons
+    return versions[-1], []
 
 
 def register_all(

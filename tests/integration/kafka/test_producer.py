@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -182,7 +183,7 @@ def test_create_topics_repairs_a_drifted_config(settings, topics) -> None:
     assert configs["retention.ms"].value == str(settings.topic_retention_ms)
 
 
-def test_registration_is_idempotent_and_backward(settings, topics) -> None:
+def test_registration_is_idempotent_and_backward_transitive(settings, topics) -> None:
     client = SchemaRegistryClient({"url": settings.schema_registry_url})
     first = schema_registry.register_all(client, settings.schema_registry_url, retry_s=10)
     again = schema_registry.register_all(
@@ -190,7 +191,7 @@ def test_registration_is_idempotent_and_backward(settings, topics) -> None:
     )
     assert first == again
     for stream in STREAMS:
-        assert client.get_compatibility(stream.subject) == "BACKWARD"
+        assert client.get_compatibility(stream.subject) == "BACKWARD_TRANSITIVE"
 
 
 def test_an_incompatible_change_is_refused_naming_the_field(settings, unique_name: str) -> None:
@@ -201,6 +202,21 @@ def test_an_incompatible_change_is_refused_naming_the_field(settings, unique_nam
     changed["fields"].append({"name": "tenant_id", "type": "string"})  # no default: old data unreadable
     with pytest.raises(schema_registry.IncompatibleSchema, match="field 'tenant_id' was added without a default"):
         schema_registry.register(client, stream, settings.schema_registry_url, 10, schema_str=json.dumps(changed))
+
+
+def test_a_version_that_only_the_previous_one_allows_is_refused(settings, unique_name: str) -> None:
+    """Transitive: v3 must read v1's records too. v2 adds `tenant` with a default and v3 drops the default;
+    plain BACKWARD accepts v3 (v2's records all carry a tenant), but v1's records have none."""
+    stream = LogStream("probe", unique_name, SESSION.schema_file, "unused", "login_time")
+    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    schema_registry.register(client, stream, settings.schema_registry_url, 10)
+    v2 = json.loads(stream.schema_str)
+    v2["fields"].append({"name": "tenant", "type": "string", "default": "none"})
+    schema_registry.register(client, stream, settings.schema_registry_url, 10, schema_str=json.dumps(v2))
+    v3 = copy.deepcopy(v2)
+    del v3["fields"][-1]["default"]
+    with pytest.raises(schema_registry.IncompatibleSchema, match="with version 1: field 'tenant' was added without"):
+        schema_registry.register(client, stream, settings.schema_registry_url, 10, schema_str=json.dumps(v3))
 
 
 def run_cli(*args: str, env: dict | None = None, timeout_s: float = 120) -> subprocess.CompletedProcess:
