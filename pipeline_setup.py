@@ -1,6 +1,6 @@
 """`python3 main.py setup`: everything the pipeline needs before data flows, idempotently — the three
 topics (through kafka/create_topics.sh), the Avro schemas with BACKWARD_TRANSITIVE compatibility, and the keyspace and
-tables of cassandra/cassandra_setup.cql."""
+tables of cassandra/cassandra_setup.cql (moving dead letters of the first, daily layout into the hourly one)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import sys
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from config.settings import Settings, load_settings
+from database import dead_letters
 from database.cassandra_connection import CassandraConnection, CassandraUnavailable
-from database.schema import apply_setup
+from database.schema import KEYSPACE, apply_setup, render_setup
 from kafka import schema_registry
 from kafka.topics import TopicSetupError, create_topics
+from local.kafka_tools import bin_dir
 
 EXPECTED_FAILURES = (
     TopicSetupError,
@@ -23,14 +25,22 @@ EXPECTED_FAILURES = (
 
 
 def run_setup(settings: Settings) -> None:
-    print(create_topics(settings), end="")
+    print(create_topics(settings, tools=bin_dir()), end="")
     client = SchemaRegistryClient({"url": settings.schema_registry_url})
     ids = schema_registry.register_all(client, settings.schema_registry_url, settings.registry_retry_s)
     for subject, schema_id in ids.items():
         print(f"schema {subject}: id {schema_id} ({schema_registry.COMPATIBILITY})")
     with CassandraConnection.open(settings) as cassandra:
         count = apply_setup(cassandra.session, settings)
+        moved = dead_letters.move_to_hourly(cassandra.session, dead_letters_statement(settings))
     print(f"cassandra: {count} statements of cassandra/cassandra_setup.cql applied (keyspace user_logs)")
+    if moved is not None:
+        print(f"cassandra: dead_letters moved to hourly partitions ({moved:,} rows kept)")
+
+
+def dead_letters_statement(settings: Settings) -> str:
+    table = f"{KEYSPACE}.{dead_letters.TABLE} ("
+    return next(s for s in render_setup(settings) if table in s)
 
 
 def setup() -> int:

@@ -64,7 +64,11 @@ def run_soak(minutes: int, rate: float | None) -> int:
     if rate is None:
         rate, why = default_rate()
         print(f"rate {rate:,.0f} events/s: {why}")
-    results = soak.run(settings, minutes, rate)
+    try:
+        results = soak.run(settings, minutes, rate)
+    except TimeoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     folder = soak.write({"machine": machine_info(), **results})
     print()
     print((folder / "summary.md").read_text())

@@ -50,7 +50,7 @@ QUIESCE_TIMEOUT_S = 90
 
 
 def chosen_settings(settings: Settings) -> dict:
-    """The knobs the numbers depend on (see README "Performance" for why each is set so)."""
+    """The knobs the numbers depend on (see docs/performance.md for why each is set so)."""
     return {
         "topic_partitions": settings.topic_partitions,
         "spark_trigger_interval": settings.spark_trigger_interval,

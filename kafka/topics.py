@@ -13,7 +13,6 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from config.settings import Settings
 from kafka.contract import STREAMS
-from local.kafka_tools import bin_dir
 
 SCRIPT = Path(__file__).resolve().parent / "create_topics.sh"
 SCRIPT_TIMEOUT_S = 180
@@ -69,7 +68,9 @@ def topics_as_configured(settings: Settings) -> bool:
     return True
 
 
-def create_topics(settings: Settings) -> str:
+def create_topics(settings: Settings, tools: Path | None = None) -> str:
+    """Run create_topics.sh. `tools` is a folder of Kafka's command-line tools to put first on PATH (local mode
+    hands in its launchers); without it, whatever `kafka-topics` is on PATH runs (as in the Compose container)."""
     # The script starts three to six short JVMs (seconds of CPU each on a busy box): skipped when it would
     # change nothing, as on every `up` after the first.
     if topics_as_configured(settings):
@@ -79,7 +80,9 @@ def create_topics(settings: Settings) -> str:
             f"replication-factor={settings.topic_replication_factor} {configs} (already so)\n"
             for s in STREAMS
         )
-    env = {**os.environ, **topic_environment(settings), "PATH": f"{bin_dir()}:{os.environ.get('PATH', '')}"}
+    env = {**os.environ, **topic_environment(settings)}
+    if tools is not None:
+        env["PATH"] = f"{tools}:{env.get('PATH', '')}"
     try:
         done = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=SCRIPT_TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -10,9 +10,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from local import resolve
 from local.java import JavaRuntime
 from local.paths import LocalPaths
+from local.resolve import Resolved
 
 TOOLS = {
     "kafka-topics": "org.apache.kafka.tools.TopicCommand",
@@ -27,8 +27,8 @@ def bin_dir() -> Path:
     return Path(sys.prefix) / "bin"
 
 
-def launcher(java: JavaRuntime, paths: LocalPaths, main_class: str) -> str:
-    classpath = ":".join(str(j) for j in resolve.classpath(paths, "kafka"))
+def launcher(java: JavaRuntime, paths: LocalPaths, resolved: Resolved, main_class: str) -> str:
+    classpath = resolved.classpath("kafka")
     log_config = paths.conf / "kafka-tools-log4j2.properties"
     return (
         "#!/bin/sh\n"
@@ -50,12 +50,12 @@ rootLogger.appenderRef.stderr.ref = STDERR
 """
 
 
-def write_launchers(java: JavaRuntime, paths: LocalPaths) -> list[Path]:
+def write_launchers(java: JavaRuntime, paths: LocalPaths, resolved: Resolved) -> list[Path]:
     (paths.conf / "kafka-tools-log4j2.properties").write_text(TOOLS_LOG4J2)
     written = []
     for name, main_class in TOOLS.items():
         target = bin_dir() / name
-        target.write_text(launcher(java, paths, main_class))
+        target.write_text(launcher(java, paths, resolved, main_class))
         target.chmod(0o755)
         written.append(target)
     return written

@@ -77,11 +77,11 @@ def _check_spark_version(versions: Versions) -> None:
         )
 
 
-def write_spark_defaults(paths: LocalPaths) -> Path:
+def write_spark_defaults(resolved: resolve.Resolved) -> Path:
     """Hand the connector jars to every `spark-submit` of this environment, so the job is submitted exactly
     as in Compose (`spark-submit --master spark://... spark/spark_streaming.py`) and nothing resolves at submit time."""
     home = spark_home()
-    jars = resolve.spark_connector_jars(paths, home)
+    jars = resolve.spark_connector_jars(resolved.classpaths["spark-connectors"], home)
     conf_dir = home / "conf"
     conf_dir.mkdir(exist_ok=True)
     target = conf_dir / "spark-defaults.conf"
@@ -101,13 +101,13 @@ def kafka_cluster_id() -> str:
             return cluster_id
 
 
-def _format_kafka_storage(platform: Platform, java: JavaRuntime) -> None:
+def _format_kafka_storage(platform: Platform, java: JavaRuntime, resolved: resolve.Resolved) -> None:
     """KRaft storage is formatted once; later starts reuse it (and its records)."""
     data = platform.paths.data / "kafka"
     if (data / "meta.properties").exists():
         return
     cmd = kafka_tool_command(
-        platform.paths, java, "kafka.tools.StorageTool",
+        platform.paths, java, resolved, "kafka.tools.StorageTool",
         "format", "--standalone", f"--cluster-id={kafka_cluster_id()}",
         "-c", str(platform.paths.conf / "kafka-server.properties"),
     )  # fmt: skip
@@ -155,20 +155,20 @@ def _wait_ready(platform: Platform, service: Service, started_at: float) -> None
         time.sleep(1)
 
 
-def prepare(platform: Platform) -> tuple[JavaRuntime, list[Service]]:
-    """Everything `up` needs before starting a process: checks, downloads, configs."""
+def prepare(platform: Platform) -> tuple[JavaRuntime, resolve.Resolved, list[Service]]:
+    """Everything `up` needs before starting a process: checks, downloads (resolved once, here), configs."""
     platform.paths.make()
     _check_disk(platform.paths)
     _check_spark_version(platform.versions)
     java = find_java17()
-    resolve.resolve_all(platform.paths, java, platform.versions)
+    resolved = resolve.resolve_all(platform.paths, java, platform.versions)
     configs.write_configs(platform.settings, platform.paths)
-    write_spark_defaults(platform.paths)
-    kafka_tools.write_launchers(java, platform.paths)
-    services = all_services(platform.settings, platform.paths, java, platform.versions)
+    write_spark_defaults(resolved)
+    kafka_tools.write_launchers(java, platform.paths, resolved)
+    services = all_services(platform.settings, platform.paths, java, resolved)
     for service in services:
         service.write_argfile()
-    return java, services
+    return java, resolved, services
 
 
 def _start_in_order(platform: Platform, services: list[Service], ready: set[str]) -> None:
@@ -195,10 +195,10 @@ def _start_in_order(platform: Platform, services: list[Service], ready: set[str]
 def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None:
     """Start the engines; then (unless `pipeline` is False) create topics, schemas and tables and start
     the streaming job, and (unless `producer` is False) the default-rate generator."""
-    java, services = prepare(platform)
+    java, resolved, services = prepare(platform)
     supervisor = platform.supervisor
     _check_ports(platform, services, supervisor.all_info())
-    _format_kafka_storage(platform, java)
+    _format_kafka_storage(platform, java, resolved)
     supervisor.start_daemon(services)
 
     ready: set[str] = set()
@@ -279,7 +279,7 @@ def described_services(platform: Platform, java: JavaRuntime | None = None) -> l
     """The services as `up` would start them, for display; nothing is written or run."""
     java = java or JavaRuntime(home=Path("java"), major=0)
     try:
-        return all_services(platform.settings, platform.paths, java, platform.versions)
+        return all_services(platform.settings, platform.paths, java, resolve.load(platform.paths, platform.versions))
     except LocalModeError:
         raise LocalModeError("local mode was never set up here: run `python main.py up` first.") from None
 

@@ -3,6 +3,7 @@
 Each component has its own pom under `local/maven/` and its own classpath file, so Kafka's and
 Cassandra's dependencies never mix. A classpath file is keyed by a hash of its pom and versions:
 when it exists and its jars are present, nothing is resolved again (a second run downloads nothing).
+`up` resolves once (`resolve_all`) and hands the resulting `Resolved` to whatever builds a command line.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import re
 import subprocess
 import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import PROJECT_ROOT
@@ -58,6 +61,23 @@ def _fingerprint(pom: Path, versions: Versions) -> str:
     digest = hashlib.sha256(pom.read_bytes())
     digest.update(repr(sorted(versions.maven_properties().items())).encode())
     return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Every JVM component's jars, as `up` resolved them."""
+
+    classpaths: dict[str, tuple[Path, ...]]
+    registry_runner: Path
+
+    def classpath(self, component: str) -> str:
+        """The component's jars as a `-cp` value."""
+        return ":".join(str(j) for j in self.classpaths[component])
+
+
+def load(paths: LocalPaths, versions: Versions) -> Resolved:
+    """What an earlier `up` resolved; fails with what to do if it never ran."""
+    return Resolved({c: tuple(classpath(paths, c)) for c in COMPONENTS}, registry_runner(paths, versions))
 
 
 def classpath(paths: LocalPaths, component: str) -> list[Path]:
@@ -128,15 +148,14 @@ def _artifact_id(jar: Path) -> str:
     return match.group(1) if match else jar.name.removesuffix(".jar")
 
 
-def spark_connector_jars(paths: LocalPaths, spark_home: Path) -> list[Path]:
+def spark_connector_jars(connectors: Iterable[Path], spark_home: Path) -> list[Path]:
     """Connector jars minus those pyspark already ships: a second Scala library or Hadoop client on
     Spark's classpath breaks it."""
     shipped = {_artifact_id(j) for j in (spark_home / "jars").glob("*.jar")}
-    return [j for j in classpath(paths, "spark-connectors") if _artifact_id(j) not in shipped]
+    return [j for j in connectors if _artifact_id(j) not in shipped]
 
 
-def resolve_all(paths: LocalPaths, java: JavaRuntime, versions: Versions) -> None:
+def resolve_all(paths: LocalPaths, java: JavaRuntime, versions: Versions) -> Resolved:
     paths.make()
-    for component in COMPONENTS:
-        resolve_classpath(paths, java, versions, component)
-    resolve_registry(paths, java, versions)
+    classpaths = {c: tuple(resolve_classpath(paths, java, versions, c)) for c in COMPONENTS}
+    return Resolved(classpaths, resolve_registry(paths, java, versions))

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import FAULTS_DIR_ENV, PROJECT_ROOT, Settings
-from config.versions import Versions
-from local import configs, probes, resolve
+from local import configs, probes
 from local.java import JavaRuntime
 from local.paths import LocalPaths
+from local.resolve import Resolved
 
 QUERY_NAME = "log-pipeline"  # the Spark app and query name of spark/spark_streaming.py
 
@@ -51,17 +51,13 @@ def _argfile(paths: LocalPaths, name: str) -> Path:
     return paths.conf / f"{name}.jvm-args"
 
 
-def _cp(jars: list[Path]) -> str:
-    return ":".join(str(j) for j in jars)
-
-
 def _jvm_env(settings: Settings) -> dict[str, str]:
     # glibc gives each thread that mallocs its own arena (up to 8 per core); JVMs with hundreds of threads
     # then hold hundreds of MB of mostly free arena memory. Two arenas cost nothing measurable here.
     return {"MALLOC_ARENA_MAX": settings.jvm_malloc_arena_max}
 
 
-def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> Service:
     jvm = [
         f"-Xms{settings.kafka_heap}",
         f"-Xmx{settings.kafka_heap}",
@@ -72,7 +68,7 @@ def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
         f"-Dlog4j2.configurationFile={paths.conf / 'kafka-log4j2.properties'}",
         f"-Dkafka.logs.dir={paths.logs}",
         "-cp",
-        _cp(resolve.classpath(paths, "kafka")),
+        resolved.classpath("kafka"),
     ]
     return Service(
         name="kafka",
@@ -91,18 +87,20 @@ def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
     )
 
 
-def kafka_tool_command(paths: LocalPaths, java: JavaRuntime, main_class: str, *args: str) -> list[str]:
+def kafka_tool_command(
+    paths: LocalPaths, java: JavaRuntime, resolved: Resolved, main_class: str, *args: str
+) -> list[str]:
     """A Kafka CLI tool (what the distribution's bin/*.sh scripts run) on the broker's classpath."""
     jvm = [
         "-Xmx256m",
         f"-Dlog4j2.configurationFile={paths.conf / 'kafka-log4j2.properties'}",
         "-cp",
-        _cp(resolve.classpath(paths, "kafka")),
+        resolved.classpath("kafka"),
     ]
     return [str(java.java), *jvm, main_class, *args]
 
 
-def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, versions: Versions) -> Service:
+def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> Service:
     # Schema lookups are rare (clients cache them), so the registry runs like the Spark daemons: small
     # serial heap, C1 only.
     jvm = [
@@ -111,7 +109,7 @@ def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, versions:
         "-XX:TieredStopAtLevel=1",
         "-Xms32m",
         "-jar",
-        str(resolve.registry_runner(paths, versions)),
+        str(resolved.registry_runner),
     ]
     return Service(
         name="registry",
@@ -135,8 +133,8 @@ def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, versions:
     )
 
 
-def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
-    jars = resolve.classpath(paths, "cassandra")
+def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> Service:
+    jars = resolved.classpaths["cassandra"]
     jamm = next((j for j in jars if j.name.startswith("jamm-")), None)
     jvm = [
         f"-Xms{settings.cassandra_heap}",
@@ -159,7 +157,7 @@ def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Servi
         f"-Dcassandra.jmx.local.port={settings.cassandra_jmx_port}",
         f"-Dlogback.configurationFile={paths.conf / 'cassandra-logback.xml'}",
         "-cp",
-        _cp(jars),
+        resolved.classpath("cassandra"),
     ]
     return Service(
         name="cassandra",
@@ -293,13 +291,13 @@ def producer(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Servic
     )
 
 
-def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, versions: Versions) -> list[Service]:
+def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> list[Service]:
     """In start order; `after` says which must be ready before a service starts."""
     return [
-        kafka(settings, paths, java),
-        cassandra(settings, paths, java),
+        kafka(settings, paths, java, resolved),
+        cassandra(settings, paths, java, resolved),
         spark_master(settings, paths, java),
-        registry(settings, paths, java, versions),
+        registry(settings, paths, java, resolved),
         spark_worker(settings, paths, java),
         stream_job(settings, paths, java),
         producer(settings, paths, java),

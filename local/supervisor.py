@@ -6,6 +6,7 @@ It stops each engine with SIGTERM to the whole process group, then SIGKILL after
 
 from __future__ import annotations
 
+import http.client
 import os
 import shlex
 import subprocess
@@ -85,8 +86,11 @@ class Supervisor:
 
     def __init__(self, paths: LocalPaths) -> None:
         self.paths = paths
-        transport = SupervisorTransport(None, None, f"unix://{socket_file(paths)}")
-        self._rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        self._rpc = self._connect()
+
+    def _connect(self) -> xmlrpc.client.ServerProxy:
+        transport = SupervisorTransport(None, None, f"unix://{socket_file(self.paths)}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     @property
     def rpc(self):
@@ -97,7 +101,10 @@ class Supervisor:
             return False
         try:
             return self.rpc.getState()["statename"] == "RUNNING"
-        except (OSError, xmlrpc.client.Fault):
+        except (OSError, xmlrpc.client.Fault, http.client.HTTPException):
+            # A socket left behind by a supervisord that died with the machine or session: the transport keeps its
+            # half-sent request, so start over with a fresh one.
+            self._rpc = self._connect()
             return False
 
     def start_daemon(self, services: list[Service], timeout_s: float = 20) -> None:

@@ -148,6 +148,7 @@ def _dead_letter_columns() -> tuple[Column, ...]:
     return (
         F.col("topic"),
         F.to_date("produced_at").alias("day"),
+        F.hour("produced_at").alias("hour"),
         F.col("kafka_partition"),
         F.col("kafka_offset"),
         F.col("error").alias("reason"),
@@ -160,6 +161,6 @@ def _dead_letter_columns() -> tuple[Column, ...]:
 
 
 def dead_letter_rows(rows: DataFrame) -> DataFrame:
-    """Rows with an error -> `dead_letters` rows. The partition day comes from the Kafka timestamp, so a replay
-    of the same record rewrites the same row."""
+    """Rows with an error -> `dead_letters` rows. The partition (day and hour) comes from the Kafka timestamp,
+    so a replay of the same record rewrites the same row."""
     return rows.where(F.col("error").isNotNull()).select(*_dead_letter_columns())

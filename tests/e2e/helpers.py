@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -13,6 +14,7 @@ from pathlib import Path
 from database.cassandra_connection import CassandraConnection
 from database.rows import table_row
 from kafka.contract import ACTIVITY, AUTH, SESSION, STREAMS, LogStream
+from kafka.kafka_producer import LogProducer
 from kafka.logs_generators import Event, LogGenerator
 from local import platform as local_platform
 from local.platform import Platform
@@ -36,16 +38,34 @@ def as_cassandra(stream: LogStream, value: dict) -> dict:
     return table_row(stream, value)
 
 
-def rows_for(cassandra: CassandraConnection, stream: LogStream, events: Iterable[Event]) -> list[dict]:
+def rows_for(
+    cassandra: CassandraConnection, stream: LogStream, events: Iterable[Event], keyspace: str = "user_logs"
+) -> list[dict]:
     """Every row in the stream's table under the partitions the given events belong to."""
     key = PARTITION_KEY[stream.name]
-    partitions = {e.value[key] for e in events if e.stream is stream}
-    query = cassandra.prepare(f"SELECT * FROM user_logs.{stream.table} WHERE {key} = ?")
+    partitions = {e.value[key] for e in events if e.stream.name == stream.name}
+    query = cassandra.prepare(f"SELECT * FROM {keyspace}.{stream.table} WHERE {key} = ?")
     rows = []
     for partition in partitions:
         value = uuid.UUID(partition) if key == "session_id" else partition
         rows += [row._asdict() for row in cassandra.session.execute(query, (value,))]
     return rows
+
+
+@contextmanager
+def producing(settings, events: list[Event], rate: float, join_s: float = 180) -> Iterator[None]:
+    """Produce `events` at `rate` from a background thread while the block runs; afterwards wait (bounded)
+    for the producer to finish and check that it reported every event delivered."""
+    producer = LogProducer(settings)
+    outcome: dict = {}
+    sending = threading.Thread(
+        target=lambda: outcome.update(tally=producer.run(events, rate=rate, progress=False)), daemon=True
+    )
+    sending.start()
+    yield
+    sending.join(timeout=join_s)
+    assert not sending.is_alive(), f"the producer was still sending {join_s:.0f} s after the block"
+    assert outcome["tally"].all_delivered, outcome["tally"]
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, every_s: float = 2.0) -> None:

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
 
+from database import dead_letters
 from kafka.contract import STREAMS
 from kafka.kafka_producer import LogProducer
 from local import platform as local_platform
-from tests.e2e.helpers import log_since, unique_events, wait_until_landed
+from tests.e2e.helpers import log_since, producing, unique_events, wait_until_landed
 from tests.e2e.test_pipeline import assert_exactly
 
 
 def dead_letter_keys(cassandra) -> set[bytes]:
     """Kafka keys of today's dead letters (the events' keys are their user ids, unique to each test run)."""
     day = datetime.now(UTC).date()
-    query = cassandra.prepare("SELECT raw_key FROM user_logs.dead_letters WHERE topic = ? AND day = ?")
-    return {row.raw_key for s in STREAMS for row in cassandra.session.execute(query, (s.topic, day))}
+    return {row.raw_key for s in STREAMS for row in dead_letters.read_day(cassandra.session, s.topic, day, "raw_key")}
 
 
 def kill_under_load(pipeline, cassandra, service: str, down_s: float) -> None:
@@ -32,20 +31,15 @@ def kill_under_load(pipeline, cassandra, service: str, down_s: float) -> None:
     assert LogProducer(pipeline.settings).run(warm_up, rate=0, progress=False).all_delivered
     wait_until_landed(cassandra, warm_up, timeout_s=180)
     events = unique_events(sessions=700)
-    producer = LogProducer(pipeline.settings)
-    outcome = {}
-    sending = threading.Thread(target=lambda: outcome.update(tally=producer.run(events, rate=700, progress=False)))
-    sending.start()
-    time.sleep(4)
-    pid = pipeline.supervisor.info(service)["pid"]
-    assert pid > 0, f"{service} is not running"
-    try:
-        os.kill(pid, signal.SIGKILL)
-        time.sleep(down_s)
-    finally:
-        local_platform.up(pipeline, pipeline=True, producer=False)
-    sending.join(timeout=180)
-    assert outcome["tally"].all_delivered, outcome["tally"]
+    with producing(pipeline.settings, events, rate=700):
+        time.sleep(4)
+        pid = pipeline.supervisor.info(service)["pid"]
+        assert pid > 0, f"{service} is not running"
+        try:
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(down_s)
+        finally:
+            local_platform.up(pipeline, pipeline=True, producer=False)
     assert_exactly(events, wait_until_landed(cassandra, events, timeout_s=300))
     keys = {e.key.encode() if isinstance(e.key, str) else e.key for e in events}
     assert not keys & dead_letter_keys(cassandra), "good records were dead-lettered during the outage"

@@ -58,14 +58,30 @@ def consume_all(settings: Settings, topic: str, expected: int, timeout_s: float 
     return out
 
 
-def spark_submit(settings: Settings, script: Path, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
-    """`spark-submit --master spark://...` exactly as a user runs it from the project's environment."""
-    env = {
+def spark_submit_env() -> dict[str, str]:
+    return {
         **os.environ,
         "JAVA_HOME": str(find_java17().home),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
     }
-    cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", settings.spark_master_url, str(script), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+
+
+def spark_submit_command(settings: Settings, script: Path, *args: str, cores: int | None = None) -> list[str]:
+    """`spark-submit --master spark://...` exactly as a user runs it from the project's environment;
+    `cores` caps the app (the streaming job leaves the worker one free core)."""
+    conf = ["--conf", f"spark.cores.max={cores}"] if cores else []
+    return [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--master",
+        settings.spark_master_url,
+        *conf,
+        str(script),
+        *args,
+    ]
+
+
+def spark_submit(settings: Settings, script: Path, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    cmd = spark_submit_command(settings, script, *args)
+    return subprocess.run(cmd, capture_output=True, text=True, env=spark_submit_env(), timeout=timeout_s)

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
+from config.versions import load_versions
 from local import configs, resolve, services
+from local.errors import LocalModeError
 from local.java import JavaRuntime
 from local.paths import LocalPaths
 from local.services import Service
@@ -107,14 +109,29 @@ def test_artifact_id_strips_the_version(jar: str, artifact: str) -> None:
 
 
 def test_spark_connector_jars_drop_what_pyspark_ships(tmp_path: Path) -> None:
-    paths = LocalPaths(tmp_path)
-    paths.make()
     spark_home = tmp_path / "spark"
     (spark_home / "jars").mkdir(parents=True)
     (spark_home / "jars" / "scala-library-2.12.18.jar").touch()
-    resolved = [Path("/m2/scala-library-2.12.19.jar"), Path("/m2/kafka-clients-3.4.1.jar")]
-    paths.classpath_file("spark-connectors").write_text(":".join(map(str, resolved)))
-    assert resolve.spark_connector_jars(paths, spark_home) == [Path("/m2/kafka-clients-3.4.1.jar")]
+    connectors = [Path("/m2/scala-library-2.12.19.jar"), Path("/m2/kafka-clients-3.4.1.jar")]
+    assert resolve.spark_connector_jars(connectors, spark_home) == [Path("/m2/kafka-clients-3.4.1.jar")]
+
+
+def test_an_up_that_never_resolved_says_what_to_do(tmp_path: Path) -> None:
+    paths = LocalPaths(tmp_path)
+    paths.make()
+    with pytest.raises(LocalModeError, match="run `python main.py up`"):
+        resolve.load(paths, load_versions())
+
+
+def test_services_use_the_jars_resolved_once(tmp_path: Path) -> None:
+    settings = load_settings(env_file=tmp_path / "none.env")
+    java, paths = JavaRuntime(home=tmp_path / "jdk", major=17), LocalPaths(tmp_path)
+    jars = {c: (Path(f"/m2/{c}-a-1.0.jar"), Path(f"/m2/{c}-b-2.0.jar")) for c in resolve.COMPONENTS}
+    resolved = resolve.Resolved(jars, Path("/registry/runner.jar"))
+    built = {s.name: s for s in services.all_services(settings, paths, java, resolved)}
+    assert "/m2/kafka-a-1.0.jar:/m2/kafka-b-2.0.jar" in built["kafka"].jvm_args[1]
+    assert "/m2/cassandra-a-1.0.jar:/m2/cassandra-b-2.0.jar" in built["cassandra"].jvm_args[1]
+    assert "/registry/runner.jar" in built["registry"].jvm_args[1]
 
 
 def test_kafka_cluster_ids_never_look_like_an_option() -> None:

@@ -23,6 +23,7 @@ from kafka.contract import AUTH, SESSION, STREAMS, LogStream
 from kafka.kafka_producer import LogProducer
 from kafka.logs_generators import LogGenerator
 from kafka.topics import create_topics, topics_as_configured
+from local.kafka_tools import bin_dir
 
 ROOT = Path(__file__).resolve().parents[3]
 START_MS = 1_767_225_600_000
@@ -31,7 +32,7 @@ START_MS = 1_767_225_600_000
 @pytest.fixture(scope="module")
 def topics(settings) -> None:
     """The three pipeline topics, created by kafka/create_topics.sh (idempotent, so shared by all tests)."""
-    create_topics(settings)
+    create_topics(settings, tools=bin_dir())
 
 
 def end_offsets(settings, topic: str) -> dict[int, int]:
@@ -148,7 +149,7 @@ def read_positions(settings, stream: LogStream, start: dict[int, int], end: dict
 
 
 def test_create_topics_twice_gives_the_configured_topics(settings, topics) -> None:
-    create_topics(settings)  # the second run (the fixture ran the first)
+    create_topics(settings, tools=bin_dir())  # the second run (the fixture ran the first)
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     metadata = admin.list_topics(timeout=10)
     resources = [ConfigResource(ConfigResource.Type.TOPIC, s.topic) for s in STREAMS]
@@ -175,7 +176,7 @@ def test_create_topics_repairs_a_drifted_config(settings, topics) -> None:
         future.result(timeout=10)
     assert not topics_as_configured(settings)
 
-    create_topics(settings)
+    create_topics(settings, tools=bin_dir())
 
     assert topics_as_configured(settings)
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)

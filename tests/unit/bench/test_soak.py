@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench import soak
 from bench.soak import slope, steady_growth, trend
 
 
@@ -22,3 +23,25 @@ def test_a_near_zero_series_is_judged_against_its_floor() -> None:
 def test_disk_that_grows_steadily_is_fine_and_a_runaway_is_not() -> None:
     assert steady_growth([100 + 5 * m for m in range(10)])["flat"]
     assert not steady_growth([100, 101, 102, 103, 150, 250, 400, 600])["flat"]
+    # The 2026-12-03 soak's disk: 70.7 MB a minute in the first half, 41.5 in the second (growth slowing).
+    assert steady_growth([0, 70, 141, 212, 283, 324, 366, 407, 449])["flat"]
+
+
+def test_the_soak_waits_for_a_backlog_to_drain_before_its_first_minute(monkeypatch) -> None:
+    lags = iter([(50_000, {}), (9_000, {}), (1_500, {})])
+    monkeypatch.setattr(soak, "total_lag", lambda _settings: next(lags))
+    monkeypatch.setattr(soak.time, "sleep", lambda _s: None)
+    said: list[str] = []
+    assert soak.wait_for_catch_up(None, rate=1000, say=said.append) == 1_500
+    assert len(said) == 2 and "lag 50000" in said[0]
+
+
+def test_a_job_that_never_catches_up_ends_the_soak_with_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setattr(soak, "total_lag", lambda _settings: None)
+    monkeypatch.setattr(soak.time, "sleep", lambda _s: None)
+    try:
+        soak.wait_for_catch_up(None, rate=1000, timeout_s=0, say=lambda _m: None)
+    except TimeoutError as exc:
+        assert "did not catch up" in str(exc) and "main.py status" in str(exc)
+    else:
+        raise AssertionError("no TimeoutError")
