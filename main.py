@@ -6,6 +6,7 @@
     python3 main.py down
     python3 main.py setup           # topics + schemas (idempotent)
     python3 main.py produce [--rate N --count N --duration S --topics a,b --seed N]
+    python3 main.py --compose produce ...   # into the Compose stack, through its published ports
     python3 main.py bench [--quick]  # the benchmark suite (see bench/suite.py)
     python3 main.py chaos [--rounds 3 --rate N]  # kill -9 each part under load, then reconcile (ops/chaos.py)
     python3 main.py test [PYTEST ARGS]
@@ -73,6 +74,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="main.py", description="Kafka -> Spark -> Cassandra log pipeline, local mode."
     )
+    parser.add_argument(
+        "--compose",
+        action="store_true",
+        help="produce into the Docker Compose stack through its host ports instead of local mode",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="fetch (first run) and start the engines, the streaming job and a generator")
     up.add_argument("--infra-only", action="store_true", help="start Kafka, the registry, Cassandra and Spark only")
@@ -131,8 +137,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "produce":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.compose and args.command != "produce":
+        parser.error("--compose applies to `produce` only; the Compose stack has its own tools (docs/compose.md)")
     if args.command == "produce":
-        args.produce_args = argv[1:]
+        args.produce_args = argv[argv.index("produce") + 1 :]
     return args
 
 
@@ -161,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     from local.errors import LocalModeError
     from local.services import SERVICE_NAMES
 
+    # The one switch between the deployments' registry URLs (config/settings.py); never inherited by accident.
+    os.environ["PIPELINE_TARGET"] = "compose" if args.compose else "local"
     try:
         if args.command == "test":
             return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT).returncode

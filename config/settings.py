@@ -21,6 +21,15 @@ DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -Xms64m"
 EXECUTOR_JAVA_OPTIONS = "-XX:+UseParallelGC"
 
 
+# Which deployment the host tools talk to: "local" (local mode) or "compose" (the Compose stack through its
+# published ports; `main.py --compose ...` sets it). Only the registry's address differs between the two.
+TARGET_ENV = "PIPELINE_TARGET"
+TARGETS = ("local", "compose")
+REGISTRY_URL_DEFAULTS = {
+    "local": "http://127.0.0.1:8081/apis/ccompat/v7",
+    "compose": "http://127.0.0.1:8081",
+}
+
 # Where the tests put the faults they inject into the streaming job (spark/faults.py); unset in production.
 FAULTS_DIR_ENV = "PIPELINE_FAULTS_DIR"
 
@@ -54,6 +63,19 @@ def host_port(address: str, default_port: int) -> tuple[str, int]:
     if not host:
         return first, default_port
     return host, int(port)
+
+
+def _registry_url() -> str:
+    """SCHEMA_REGISTRY_URL when set (Compose's containers set it); else the URL of the target deployment's
+    registry from SCHEMA_REGISTRY_URL_LOCAL / SCHEMA_REGISTRY_URL_COMPOSE: local mode runs Apicurio, whose
+    Confluent-compatible API sits under /apis/ccompat/v7, and Compose runs Confluent's, at the root."""
+    explicit = os.environ.get("SCHEMA_REGISTRY_URL", "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    target = _str(TARGET_ENV, "local")
+    if target not in TARGETS:
+        raise SettingsError(f"{TARGET_ENV}={target!r}: choose one of {', '.join(TARGETS)}")
+    return _str(f"SCHEMA_REGISTRY_URL_{target.upper()}", REGISTRY_URL_DEFAULTS[target]).rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -138,7 +160,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         local_dir = PROJECT_ROOT / local_dir
     return Settings(
         kafka_bootstrap_servers=_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        schema_registry_url=_str("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7").rstrip("/"),
+        schema_registry_url=_registry_url(),
         cassandra_host=_str("CASSANDRA_HOST", "127.0.0.1"),
         cassandra_port=_int("CASSANDRA_PORT", 9042),
         cassandra_local_dc=_str("CASSANDRA_LOCAL_DC", "datacenter1"),

@@ -22,6 +22,7 @@ class Versions:
     spark_scala: str
     spark_cassandra_connector: str
     log4j: str
+    docker_compose: str
 
     def maven_properties(self) -> dict[str, str]:
         """The -D properties the poms under local/maven/ refer to."""
@@ -55,4 +56,5 @@ def load_versions() -> Versions:
         spark_scala=pick("SPARK_SCALA_VERSION"),
         spark_cassandra_connector=pick("SPARK_CASSANDRA_CONNECTOR_VERSION"),
         log4j=pick("LOG4J_VERSION"),
+        docker_compose=pick("DOCKER_COMPOSE_VERSION"),
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ from config.settings import Settings, load_settings  # noqa: E402
 from database.cassandra_connection import CassandraConnection  # noqa: E402
 from kafka.contract import STREAMS, LogStream  # noqa: E402
 from kafka.offsets import lag, processed_offsets, topic_end_offsets  # noqa: E402
-from spark import diagnostics, faults, transforms  # noqa: E402
+from spark import diagnostics, faults, shutdown, transforms  # noqa: E402
 from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
 from spark.checkpoint_lock import CheckpointLock, CheckpointLocked  # noqa: E402
 from spark.checkpoints import committed_progress  # noqa: E402
@@ -79,7 +78,6 @@ def build_session(settings: Settings) -> SparkSession:
         )
         # One executor: never hold a task back waiting for a "better" location.
         .config("spark.locality.wait", "0s")
-        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         # Stopping a query interrupts its thread and waits; a thread blocked where interrupts do not reach
         # must not hold the stall watchdog (or a shutdown) forever.
         .config("spark.sql.streaming.stopTimeout", "30s")
@@ -418,6 +416,17 @@ class TopicQuery:
             self.query.stop()
 
 
+def stop_all(queries: list[TopicQuery]) -> None:
+    """Stop the queries side by side, so the whole stop takes one spark.sql.streaming.stopTimeout at most
+    (inside Compose's 60 s stop_grace_period and supervisord's stopwaitsecs). A batch cut short is not
+    committed: it runs again on the next start, and its writes are idempotent."""
+    threads = [threading.Thread(target=q.stop, name=f"stop-{q.stream.topic}") for q in queries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def log_thread_dumps(spark: SparkSession) -> None:
     try:
         log.error("driver JVM threads:\n%s", diagnostics.jvm_thread_dump(spark))
@@ -459,13 +468,13 @@ def run(settings: Settings) -> int:
     queries = [TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink), guard) for stream in STREAMS]
     stopping = False
 
-    def stop(signum, _frame) -> None:
+    def stop(signum: int) -> None:
         nonlocal stopping
-        log.info("signal %s: stopping after the current batches", signum)
+        if not stopping:
+            log.info("signal %s: stopping the queries", signum)
         stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    _jvm_handler = shutdown.on_stop_signal(spark, stop)  # referenced while the JVM may call it
     guard.start()
     try:
         while not stopping:
@@ -483,11 +492,11 @@ def run(settings: Settings) -> int:
         os._exit(EXIT_STALLED)
     finally:
         guard.stop()
-        for query in queries:
-            query.stop()
+        stop_all(queries)
         write_status(settings, "stopped", queries, guard)
         connection.close()
         spark.stop()
+        log.info("stopped cleanly")
     return 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Healthcheck of the Spark containers (standard library only; Ubuntu's Python 3.10).
+"""Healthcheck of the Spark containers (standard library only).
 
 spark-healthcheck master   the master's web UI reports status ALIVE
 spark-healthcheck worker   the worker's web UI names the master it registered with

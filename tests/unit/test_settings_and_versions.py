@@ -70,3 +70,29 @@ def test_versions_file_pins_every_component() -> None:
 def test_settings_module_has_no_hard_coded_secrets() -> None:
     text = Path(settings_module.__file__).read_text()
     assert 'PASSWORD", "' not in text
+
+
+def test_registry_url_follows_the_target_deployment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Host tools reach local mode's Apicurio under /apis/ccompat/v7 and Compose's Confluent registry at the
+    root; `main.py --compose` picks the second; an explicit SCHEMA_REGISTRY_URL (Compose's containers) wins."""
+    monkeypatch.delenv("SCHEMA_REGISTRY_URL", raising=False)
+    monkeypatch.setenv("PIPELINE_TARGET", "local")
+    assert load_settings().schema_registry_url == "http://127.0.0.1:8081/apis/ccompat/v7"
+    monkeypatch.setenv("PIPELINE_TARGET", "compose")
+    assert load_settings().schema_registry_url == "http://127.0.0.1:8081"
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://schema-registry:8081/")
+    assert load_settings().schema_registry_url == "http://schema-registry:8081"
+    monkeypatch.delenv("SCHEMA_REGISTRY_URL")
+    monkeypatch.setenv("PIPELINE_TARGET", "staging")
+    with pytest.raises(SettingsError, match="PIPELINE_TARGET"):
+        load_settings()
+
+
+def test_compose_flag_applies_to_produce_only(capsys: pytest.CaptureFixture[str]) -> None:
+    import main
+
+    args = main.parse_args(["--compose", "produce", "--rate", "10"])
+    assert args.compose and args.produce_args == ["--rate", "10"]
+    with pytest.raises(SystemExit):
+        main.parse_args(["--compose", "up"])
+    assert "--compose applies to `produce` only" in capsys.readouterr().err

@@ -16,7 +16,10 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "docker-compose.yml"
 CLUSTER = ROOT / "docker-compose.cluster.yml"
-COMPOSE_FILES = (BASE, CLUSTER)
+CONTROL_CENTER = ROOT / "docker-compose.control-center.yml"
+COMPOSE_FILES = (BASE, CLUSTER, CONTROL_CENTER)
+# The combinations of files docs/compose.md tells users to run.
+STACKS = {"single-node": (BASE,), "cluster": (BASE, CLUSTER), "control-center": (BASE, CONTROL_CENTER)}
 ENV_FILE = ROOT / ".env"
 SETTINGS_FILE = ROOT / "config" / "settings.py"
 
@@ -116,13 +119,21 @@ def merge(base, override, key: str | None = None):
     return override
 
 
+def stack(files: tuple[Path, ...]) -> dict:
+    """The files layered in order, as `docker compose -f a -f b` does."""
+    project = load(files[0])
+    for override in files[1:]:
+        project = merge(project, load(override))
+    return project
+
+
 def cluster() -> dict:
     """docker-compose.yml with docker-compose.cluster.yml layered over it."""
-    return merge(load(BASE), load(CLUSTER))
+    return stack(STACKS["cluster"])
 
 
 def projects() -> dict[str, dict]:
-    return {"single-node": load(BASE), "cluster": cluster()}
+    return {name: stack(files) for name, files in STACKS.items()}
 
 
 def active_services(project: dict, profiles: tuple[str, ...] = ()) -> dict[str, dict]:

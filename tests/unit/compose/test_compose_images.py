@@ -8,8 +8,9 @@ import pytest
 
 from tests.unit.compose.compose_model import (
     BASE,
-    CLUSTER,
+    COMPOSE_FILES,
     ROOT,
+    STACKS,
     arg_defaults,
     base_images,
     cluster,
@@ -18,12 +19,14 @@ from tests.unit.compose.compose_model import (
     load,
     raw,
     references,
+    stack,
     versions_block,
 )
 
 # The pin each pulled image's tag comes from.
 PINNED_BY = {
     "confluentinc/cp-kafka": "CONFLUENT_PLATFORM_VERSION",
+    "confluentinc/cp-server": "CONFLUENT_PLATFORM_VERSION",
     "confluentinc/cp-schema-registry": "CONFLUENT_PLATFORM_VERSION",
     "confluentinc/cp-enterprise-control-center-next-gen": "CONTROL_CENTER_VERSION",
     "confluentinc/cp-enterprise-prometheus": "CONTROL_CENTER_VERSION",
@@ -39,19 +42,21 @@ def split_image(image: str) -> tuple[str, str]:
     return name, tag
 
 
-def raw_services() -> dict[str, dict]:
-    return {**raw(BASE)["services"], **{k: v for k, v in raw(CLUSTER)["services"].items() if "image" in v}}
+def raw_services() -> list[tuple[str, dict]]:
+    """Every service definition that names an image, in every Compose file."""
+    return [(name, svc) for path in COMPOSE_FILES for name, svc in raw(path)["services"].items() if "image" in svc]
 
 
 def test_every_image_has_an_explicit_tag() -> None:
-    for name, svc in cluster()["services"].items():
-        repo, tag = split_image(svc["image"])
-        assert tag and tag != "latest", f"{name}: {svc['image']} is not pinned"
+    for files in STACKS.values():
+        for name, svc in stack(files)["services"].items():
+            repo, tag = split_image(svc["image"])
+            assert tag and tag != "latest", f"{name}: {svc['image']} is not pinned"
 
 
 def test_pulled_images_take_their_tag_from_the_versions_block() -> None:
     pins = versions_block()
-    for name, svc in raw_services().items():
+    for name, svc in raw_services():
         if "build" in svc:
             continue
         repo, tag = split_image(svc["image"])
@@ -69,9 +74,27 @@ def test_confluent_platform_carries_the_pinned_kafka() -> None:
 
 
 def test_control_center_runs_with_prometheus_and_alertmanager_of_its_tag() -> None:
-    services = load(BASE)["services"]
+    services = stack(STACKS["control-center"])["services"]
     tags = {split_image(services[name]["image"])[1] for name in ("control-center", "prometheus", "alertmanager")}
-    assert len(tags) == 1 and re.fullmatch(r"2\.\d+\.\d+", tags.pop()), "Control Center 2.x, one tag for all three"
+    tag = tags.pop()
+    assert not tags and re.fullmatch(r"2\.\d+\.\d+", tag), "Control Center 2.x, one tag for all three"
+    # 2.5 left standard support in October 2026; 2.6 is supported to January 2027 (Confluent's table).
+    assert tuple(int(n) for n in tag.split(".")[:2]) >= (2, 6)
+
+
+def test_control_center_gets_the_broker_metrics_it_charts() -> None:
+    """Control Center 2.x charts what brokers push to its Prometheus over OTLP: Confluent Server's
+    telemetry reporter does; the community cp-kafka of the default stack has no such reporter."""
+    services = stack(STACKS["control-center"])["services"]
+    broker = services["broker"]
+    repo, tag = split_image(broker["image"])
+    assert repo == "confluentinc/cp-server" and tag == env_file()["CONFLUENT_PLATFORM_VERSION"]
+    env = broker["environment"]
+    assert env["KAFKA_METRIC_REPORTERS"] == "io.confluent.telemetry.reporter.TelemetryReporter"
+    assert env["KAFKA_CONFLUENT_TELEMETRY_EXPORTER_C3PLUSPLUS_CLIENT_BASE_URL"] == "http://prometheus:9090/api/v1/otlp"
+    assert env["KAFKA_CONFLUENT_TELEMETRY_EXPORTER_C3PLUSPLUS_ENABLED"] == "true"
+    assert services["control-center"]["environment"]["CONTROL_CENTER_PROMETHEUS_URL"] == "http://prometheus:9090"
+    assert split_image(load(BASE)["services"]["broker"]["image"])[0] == "confluentinc/cp-kafka"
 
 
 def test_project_images_are_built_locally_never_pulled() -> None:
@@ -102,11 +125,20 @@ def test_dockerfile_bases_are_pinned(dockerfile) -> None:
         assert re.search(r"\d", tag), f"{dockerfile}: {image} is not pinned to a version"
 
 
-def test_spark_image_base_is_the_pinned_spark() -> None:
+def test_spark_image_runs_the_projects_python_and_the_pinned_spark() -> None:
+    """One Python for the job everywhere: the Spark image starts from the producer's Python 3.11 base and
+    installs the pinned pyspark, as local mode runs Spark from pip."""
     pins = env_file()
-    expected = f"apache/spark:{pins['SPARK_VERSION']}-scala{pins['SPARK_SCALA_VERSION']}-java17-python3-ubuntu"
     args = {k: interpolate(v, pins) for k, v in raw(BASE)["services"]["spark-master"]["build"]["args"].items()}
-    assert base_images(ROOT / "docker" / "spark" / "Dockerfile", args)[-1] == expected
+    dockerfile = ROOT / "docker" / "spark" / "Dockerfile"
+    assert base_images(dockerfile, args) == [
+        f"maven:{pins['MAVEN_IMAGE_VERSION']}",
+        f"python:{pins['PYTHON_IMAGE_VERSION']}",
+    ]
+    producer = base_images(ROOT / "docker" / "producer" / "Dockerfile", args)
+    assert producer[-1] == f"python:{pins['PYTHON_IMAGE_VERSION']}"
+    assert args["SPARK_VERSION"] == pins["SPARK_VERSION"]
+    assert '"pyspark==${SPARK_VERSION}"' in dockerfile.read_text()
 
 
 def test_producer_image_base_is_python_3_11_slim() -> None:

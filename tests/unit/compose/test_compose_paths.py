@@ -8,6 +8,7 @@ import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
+import yaml
 
 from tests.unit.compose.compose_model import (
     COMPOSE_FILES,
@@ -231,23 +232,36 @@ def test_cassandra_init_applies_the_setup_with_settings(tmp_path: Path, monkeypa
 
 
 def test_control_center_config_is_seeded_once(tmp_path: Path) -> None:
-    config = tmp_path / "config"
+    config, image = tmp_path / "config", tmp_path / "image-etc"
     config.mkdir()
+    image.mkdir()
+    (image / "recording_rules-generated.yml").write_text("groups: [rules of this Control Center version]\n")
     seeds = sorted(p.name for p in (ROOT / "docker" / "control-center").glob("*.yml"))
-    args = [str(ROOT / "docker" / "control-center"), str(config)]
+    args = [str(ROOT / "docker" / "control-center"), str(config), str(image)]
     run_script("docker/init/control-center-config.sh", args, tmp_path)
-    assert sorted(p.name for p in config.iterdir()) == seeds
+    assert sorted(p.name for p in config.iterdir()) == sorted([*seeds, "recording_rules-generated.yml"])
     (config / "trigger_rules-generated.yml").write_text("groups: [written by Control Center]\n")
+    (image / "recording_rules-generated.yml").write_text("groups: [rules of the next version]\n")
     run_script("docker/init/control-center-config.sh", args, tmp_path)
     assert (config / "trigger_rules-generated.yml").read_text() == "groups: [written by Control Center]\n"
+    assert (config / "recording_rules-generated.yml").read_text() == "groups: [rules of the next version]\n"
     assert all(p.stat().st_mode & 0o666 == 0o666 for p in config.iterdir())
 
 
+def test_control_center_config_without_the_images_recording_rules_fails_clearly(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    args = ["sh", str(ROOT / "docker/init/control-center-config.sh"), str(ROOT / "docker" / "control-center")]
+    done = subprocess.run([*args, str(config), str(tmp_path / "absent")], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "recording_rules-generated.yml not found" in done.stderr
+
+
 def test_control_center_seed_names_match_its_settings() -> None:
-    services = load(COMPOSE_FILES[0])["services"]
+    services = projects()["control-center"]["services"]
     env = services["control-center"]["environment"]
     seeds = {p.name for p in (ROOT / "docker" / "control-center").glob("*.yml")}
     for variable in ("CONTROL_CENTER_PROMETHEUS_RULES_FILE", "CONTROL_CENTER_ALERTMANAGER_CONFIG_FILE"):
         assert PurePosixPath(env[variable]).name in seeds
-    prometheus = (ROOT / "docker" / "control-center" / "prometheus-generated.yml").read_text()
-    assert "trigger_rules-generated.yml" in prometheus and "alertmanager:9093" in prometheus
+    prometheus = yaml.safe_load((ROOT / "docker" / "control-center" / "prometheus-generated.yml").read_text())
+    assert prometheus["rule_files"] == ["recording_rules-generated.yml", "trigger_rules-generated.yml"]
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]

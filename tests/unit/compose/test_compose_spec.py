@@ -9,7 +9,15 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.unit.compose.compose_model import BASE, CLUSTER, COMPOSE_FILES, active_services, load, one_shot_services, raw
+from tests.unit.compose.compose_model import (
+    BASE,
+    COMPOSE_FILES,
+    active_services,
+    load,
+    one_shot_services,
+    projects,
+    raw,
+)
 from tests.unit.compose.compose_model import cluster as cluster_project
 
 FILES = [pytest.param(path, id=path.name) for path in COMPOSE_FILES]
@@ -96,11 +104,12 @@ def test_container_names_are_unique() -> None:
     assert len(names) == len(set(names))
 
 
-def test_profiles_keep_extras_opt_in() -> None:
-    base = load(BASE)
-    assert "kafka-ui" not in active_services(base) and "kafka-ui" in active_services(base, ("kafka-ui",))
-    assert "control-center" in active_services(base)
-    clustered = cluster_project()
-    assert "control-center" not in active_services(clustered)
-    assert {"control-center", "prometheus", "alertmanager"} <= set(active_services(clustered, ("control-center",)))
-    assert raw(CLUSTER)["services"]["kafka-ui"].get("profiles") is None, "the override keeps kafka-ui's profile"
+def test_control_center_is_its_own_file_and_kafka_ui_is_on_by_default() -> None:
+    """kafbat's UI works with the community broker local mode also runs; Control Center needs Confluent
+    Server's metrics, so it comes with docker-compose.control-center.yml, which swaps the broker for it."""
+    base, clustered = active_services(load(BASE)), active_services(cluster_project())
+    assert "kafka-ui" in base and "kafka-ui" in clustered
+    assert not {"control-center", "prometheus", "alertmanager"} & (set(base) | set(clustered))
+    with_cc = active_services(projects()["control-center"])
+    assert {"control-center", "prometheus", "alertmanager", "kafka-ui"} <= set(with_cc)
+    assert not any(svc.get("profiles") for path in COMPOSE_FILES for svc in raw(path)["services"].values())

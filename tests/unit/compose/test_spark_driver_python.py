@@ -1,5 +1,5 @@
-"""The streaming job's driver runs on the Spark image's Python (Ubuntu's 3.10, not the project's 3.11) with
-only docker/spark/requirements.txt installed: everything the job imports must parse there and be installed."""
+"""The streaming job's driver in Compose runs on the Spark image's Python, the same 3.11 as local mode and the
+tests, with pyspark and docker/spark/requirements.txt installed: everything the job imports must be there."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from tests.unit.compose.compose_model import ROOT
+from tests.unit.compose.compose_model import ROOT, env_file
 
-SPARK_IMAGE_PYTHON = (3, 10)
 PROJECT_PACKAGES = {"config", "database", "kafka", "spark"}
-# Shipped by the apache/spark image itself (spark-submit puts them on the driver's path).
-SPARK_IMAGE_MODULES = {"pyspark", "py4j"}
+
+
+def spark_image_python() -> tuple[int, int]:
+    """From the Spark image's base, python:<PYTHON_IMAGE_VERSION> (a unit test of the images checks)."""
+    major, minor = re.match(r"(\d+)\.(\d+)", env_file()["PYTHON_IMAGE_VERSION"]).groups()
+    return int(major), int(minor)
 
 
 def imported_modules(tree: ast.AST) -> set[str]:
@@ -66,7 +69,7 @@ def driver_closure() -> tuple[list[Path], set[str]]:
 
 def installed_closure(requirements: list[Requirement]) -> set[str]:
     """Distributions pip installs for these requirements on the Spark image's Python (names normalized)."""
-    environment = {"python_version": "{}.{}".format(*SPARK_IMAGE_PYTHON)}
+    environment = {"python_version": "{}.{}".format(*spark_image_python())}
     normalize = lambda name: re.sub(r"[-_.]+", "-", name).lower()  # noqa: E731
     seen, todo = set(), [(r, r.extras) for r in requirements]
     while todo:
@@ -77,7 +80,7 @@ def installed_closure(requirements: list[Requirement]) -> set[str]:
         seen.add(name)
         try:
             dependencies = importlib.metadata.requires(requirement.name) or []
-        except importlib.metadata.PackageNotFoundError:  # needed on 3.10 only (a backport): a leaf here
+        except importlib.metadata.PackageNotFoundError:  # not needed on this Python: a leaf here
             continue
         for text in dependencies:
             dependency = Requirement(text)
@@ -90,15 +93,16 @@ def installed_closure(requirements: list[Requirement]) -> set[str]:
 
 
 def driver_requirements() -> list[Requirement]:
+    """What the Spark image's Dockerfile installs: pyspark at SPARK_VERSION and the driver's requirements."""
     lines = (ROOT / "docker" / "spark" / "requirements.txt").read_text().splitlines()
-    return [Requirement(line) for line in (line.split("#")[0].strip() for line in lines) if line]
+    listed = [Requirement(line) for line in (line.split("#")[0].strip() for line in lines) if line]
+    return [Requirement(f"pyspark=={env_file()['SPARK_VERSION']}"), *listed]
 
 
-def test_the_job_parses_on_the_spark_images_python() -> None:
+def test_the_spark_image_runs_the_tests_python() -> None:
     files, _ = driver_closure()
     assert len(files) > 5
-    for path in [*files, ROOT / "docker" / "spark" / "healthcheck.py"]:
-        ast.parse(path.read_text(), filename=str(path), feature_version=SPARK_IMAGE_PYTHON)
+    assert spark_image_python() == sys.version_info[:2], "the job must run on the Python its tests run on"
 
 
 def test_every_module_the_job_imports_is_installed_in_the_spark_image() -> None:
@@ -108,7 +112,7 @@ def test_every_module_the_job_imports_is_installed_in_the_spark_image() -> None:
     providers = importlib.metadata.packages_distributions()
     missing = {
         module: providers.get(module)
-        for module in external - SPARK_IMAGE_MODULES
+        for module in external
         if not {re.sub(r"[-_.]+", "-", d).lower() for d in providers.get(module, [])} & installed
     }
     assert missing == {}
