@@ -1,6 +1,7 @@
 """The pipeline's one entry point.
 
     python3 main.py up              # first run: creates .venv, installs requirements, fetches the engines
+    python3 main.py up --cluster    # 3 Kafka nodes, 3 Cassandra nodes, 2 Spark workers (.env.cluster)
     python3 main.py status [--json] [--watch [SECONDS]]
     python3 main.py logs SERVICE [-n 50] [-f]
     python3 main.py down
@@ -83,6 +84,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     up = sub.add_parser("up", help="fetch (first run) and start the engines, the streaming job and a generator")
     up.add_argument("--infra-only", action="store_true", help="start Kafka, the registry, Cassandra and Spark only")
     up.add_argument("--no-producer", action="store_true", help="everything but the default-rate generator")
+    up.add_argument(
+        "--cluster",
+        action="store_true",
+        help="3 Kafka nodes, 3 Cassandra nodes and 2 Spark workers on 127.0.0.1-3 (settings: .env.cluster); "
+        "every other command follows the mode that runs",
+    )
     sub.add_parser("stream", help="run the streaming job in the foreground (spark-submit)")
     status = sub.add_parser(
         "status", help="services up/down; per topic: offsets, the job's lag, rows written, batch times, freshness"
@@ -163,17 +170,68 @@ def show_status(local, as_json: bool, watch_s: float | None) -> None:
             return
 
 
+CLUSTER_TESTS = "tests/cluster"
+
+
+def targets_cluster_tests(pytest_args: list[str]) -> bool:
+    paths = [a for a in pytest_args if not a.startswith("-")]
+    return any(Path(a.split("::")[0]).resolve().is_relative_to(ROOT / CLUSTER_TESTS) for a in paths)
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """The suite in two pytest processes: single-node local mode (everything but tests/cluster/), then
+    cluster mode (tests/cluster/, which starts and stops its own cluster). A process reads `.env.cluster`
+    only if it starts with PIPELINE_CLUSTER=1, hence two. Arguments naming tests/cluster run that stage only;
+    other arguments run the first stage only."""
+    pytest = [sys.executable, "-m", "pytest"]
+    cluster_env = {**os.environ, "PIPELINE_CLUSTER": "1"}
+    if targets_cluster_tests(pytest_args):
+        return subprocess.run([*pytest, *pytest_args], cwd=ROOT, env=cluster_env).returncode
+    single = subprocess.run([*pytest, *pytest_args], cwd=ROOT).returncode
+    if pytest_args:
+        return single
+    print(f"\n=== cluster mode: {CLUSTER_TESTS} ===", flush=True)
+    clustered = subprocess.run([*pytest, CLUSTER_TESTS], cwd=ROOT, env=cluster_env).returncode
+    return single or clustered
+
+
+def select_cluster_mode(args: argparse.Namespace) -> None:
+    """Cluster or single-node, decided before any settings are read (`.env.cluster` must load before `.env`):
+    `up` does what it is told, and refuses to start one mode over the other; every other command follows
+    the mode that runs."""
+    from config.settings import CLUSTER_ENV, cluster_mode_marker
+    from local.errors import LocalModeError
+    from local.paths import LocalPaths
+    from local.supervisor import Supervisor
+
+    marker = cluster_mode_marker()
+    running = marker.exists()
+    if args.command == "up":
+        if running != args.cluster and Supervisor(LocalPaths(marker.parent.parent)).running():
+            now, other = ("cluster", "single-node") if running else ("single-node", "cluster")
+            raise LocalModeError(
+                f"local mode runs in {now} mode; stop it first (`python3 main.py down`) to start {other} mode."
+            )
+        running = args.cluster
+    elif args.command == "test" and running and not targets_cluster_tests(args.pytest_args):
+        raise LocalModeError(
+            "cluster mode is running and the tests start their own local mode: `python3 main.py down` first."
+        )
+    os.environ[CLUSTER_ENV] = "1" if running else "0"
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: these need the virtualenv's packages.
     from local import platform
     from local.errors import LocalModeError
-    from local.services import SERVICE_NAMES
+    from local.services import service_names
 
     # The one switch between the deployments' registry URLs (config/settings.py); never inherited by accident.
     os.environ["PIPELINE_TARGET"] = "compose" if args.compose else "local"
     try:
+        select_cluster_mode(args)
         if args.command == "test":
-            return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT).returncode
+            return run_tests(args.pytest_args)
         if args.command == "produce":
             from kafka import kafka_producer
 
@@ -189,6 +247,9 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "chaos":
             from ops import chaos
 
+            if os.environ.get("PIPELINE_CLUSTER") == "1":
+                raise LocalModeError("`chaos` runs against single-node local mode; `python3 main.py down` first")
+
             targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
             unknown = [t for t in targets if t not in chaos.TARGETS]
             if unknown:
@@ -201,16 +262,21 @@ def run(args: argparse.Namespace) -> int:
             return setup()
         local = platform.Platform.load()
         if args.command == "up":
-            print("starting local mode (Ctrl-C aborts; `python main.py down` stops it):", flush=True)
-            platform.up(local, pipeline=not args.infra_only, producer=not args.no_producer)
+            mode = "cluster mode" if args.cluster else "local mode"
+            print(f"starting {mode} (Ctrl-C aborts; `python main.py down` stops it):", flush=True)
+            if args.cluster:
+                platform.up_cluster(local, pipeline=not args.infra_only, producer=not args.no_producer)
+            else:
+                platform.up(local, pipeline=not args.infra_only, producer=not args.no_producer)
             print("all services ready.")
         elif args.command == "status":
             show_status(local, args.json, args.watch)
         elif args.command == "stream":
             os.execv(*platform.stream_command(local))
         elif args.command == "logs":
-            if args.service not in SERVICE_NAMES:
-                raise LocalModeError(f"unknown service {args.service!r}: choose one of {', '.join(SERVICE_NAMES)}")
+            names = service_names(local.settings)
+            if args.service not in names:
+                raise LocalModeError(f"unknown service {args.service!r}: choose one of {', '.join(names)}")
             log = local.paths.log_file(args.service)
             if not log.exists():
                 raise LocalModeError(f"{args.service} has no log yet ({log}): has it been started?")

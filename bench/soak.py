@@ -22,6 +22,7 @@ from bench.memory import MB, service_rss
 from config.settings import PROJECT_ROOT, Settings
 from local.pipeline_status import total_lag
 from local.platform import Platform
+from local.topology import topology
 
 SAMPLE_EVERY_S = 5.0
 PRODUCE_S_PER_MINUTE = 55.0
@@ -137,7 +138,8 @@ def run(settings: Settings, minutes: int, rate: float, say=print) -> dict:
     with Sampler(platform) as sampler:
         for minute in range(1, minutes + 1):
             measured = e2e_bench.measure(settings, rate=rate, duration_s=PRODUCE_S_PER_MINUTE, count=None, wait_s=120)
-            row = minute_row(minute, measured, sampler.take(), disk_mb(platform.paths.data / "cassandra"))
+            disk = sum(disk_mb(platform.paths.data / node.name) for node in topology(settings).cassandra)
+            row = minute_row(minute, measured, sampler.take(), disk)
             rows.append(row)
             say(
                 f"minute {minute:>3}/{minutes}: p99 {row['p99_ms']:>6,} ms  lag max {row['lag_max']:>7,}  "

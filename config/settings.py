@@ -30,6 +30,11 @@ REGISTRY_URL_DEFAULTS = {
     "compose": "http://127.0.0.1:8081",
 }
 
+# Cluster mode (`main.py up --cluster`): the values of `.env.cluster` win over `.env` (the environment wins
+# over both). Its names are the ones Compose's cluster file sets.
+CLUSTER_ENV = "PIPELINE_CLUSTER"
+CLUSTER_ENV_FILE = PROJECT_ROOT / ".env.cluster"
+
 # Where the tests put the faults they inject into the streaming job (spark/faults.py); unset in production.
 FAULTS_DIR_ENV = "PIPELINE_FAULTS_DIR"
 
@@ -91,6 +96,7 @@ class Settings:
     spark_master_webui_port: int
     spark_worker_webui_port: int
     spark_worker_cores: int
+    spark_worker_instances: int
     spark_worker_memory: str
     kafka_controller_port: int
     registry_management_port: int
@@ -133,6 +139,7 @@ class Settings:
     spark_stall_exit_s: int
     cassandra_session_probe_s: int
     producer_rate: float
+    cluster: bool
 
     @property
     def kafka_port(self) -> int:
@@ -152,8 +159,22 @@ class Settings:
         return f"http://{host}:{self.spark_master_webui_port}"
 
 
+def cluster_mode_marker() -> Path:
+    """The file `up --cluster` writes (and `down` removes) under the local folder, found without loading
+    `.env` into the environment: whether cluster mode runs decides which file's values win."""
+    from dotenv import dotenv_values
+
+    raw = os.environ.get("PIPELINE_LOCAL_DIR") or dotenv_values(PROJECT_ROOT / ".env").get("PIPELINE_LOCAL_DIR")
+    local_dir = Path(raw or ".local")
+    return (local_dir if local_dir.is_absolute() else PROJECT_ROOT / local_dir) / "run" / "cluster-mode"
+
+
 def load_settings(env_file: Path | None = None) -> Settings:
-    """Read `.env` (values already in the environment win) and build the settings."""
+    """Read `.env` (values already in the environment win) and build the settings; in cluster mode
+    (PIPELINE_CLUSTER=1) `.env.cluster` first, so its values win over `.env`'s."""
+    cluster = os.environ.get(CLUSTER_ENV) == "1"
+    if cluster and env_file is None:
+        load_dotenv(CLUSTER_ENV_FILE, override=False)
     load_dotenv(env_file or PROJECT_ROOT / ".env", override=False)
     local_dir = Path(_str("PIPELINE_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
     if not local_dir.is_absolute():
@@ -170,6 +191,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_master_webui_port=_int("SPARK_MASTER_WEBUI_PORT", 8080),
         spark_worker_webui_port=_int("SPARK_WORKER_WEBUI_PORT", 8082),
         spark_worker_cores=_int("SPARK_WORKER_CORES", 4),
+        spark_worker_instances=_int("SPARK_WORKER_INSTANCES", 1),
         spark_worker_memory=_str("SPARK_WORKER_MEMORY", "2g"),
         kafka_controller_port=_int("KAFKA_CONTROLLER_PORT", 9093),
         registry_management_port=_int("REGISTRY_MANAGEMENT_PORT", 9000),
@@ -214,4 +236,5 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_stall_exit_s=_int("SPARK_STALL_EXIT_S", 120),
         cassandra_session_probe_s=_int("CASSANDRA_SESSION_PROBE_S", 5),
         producer_rate=float(_str("PRODUCER_RATE", "200")),
+        cluster=cluster,
     )

@@ -13,7 +13,12 @@ from functools import cache
 
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+    WhiteListRoundRobinPolicy,
+)
 from cassandra.query import PreparedStatement
 
 from cassandra import ConsistencyLevel
@@ -26,17 +31,24 @@ class CassandraUnavailable(RuntimeError):
     """Cassandra did not accept a connection within the retry bound."""
 
 
-def build_cluster(settings: Settings, connect_timeout: float = 10) -> Cluster:
+def build_cluster(settings: Settings, connect_timeout: float = 10, only_host: str | None = None) -> Cluster:
+    """A driver cluster for CASSANDRA_HOST (every node a contact point); `only_host` talks to that node alone
+    (readiness probes)."""
     auth = None
     if settings.cassandra_username:
         auth = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password or "")
+    balancing = (
+        WhiteListRoundRobinPolicy([only_host])
+        if only_host
+        else TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc))
+    )
     profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)),
+        load_balancing_policy=balancing,
         consistency_level=ConsistencyLevel.name_to_value[settings.cassandra_write_consistency],
         request_timeout=30,
     )
     return Cluster(
-        [h.strip() for h in settings.cassandra_host.split(",")],
+        [only_host] if only_host else [h.strip() for h in settings.cassandra_host.split(",")],
         port=settings.cassandra_port,
         auth_provider=auth,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},

@@ -49,7 +49,8 @@ def _go_env(go_root: Path) -> dict[str, str]:
         GOMODCACHE=str(go_root / "pkg" / "mod"),
         GOCACHE=str(go_root / "cache"),
         GOFLAGS="-modcacherw",
-        GOTOOLCHAIN="local",
+        # Compose's go.mod names the Go it needs; an older local Go fetches that toolchain from the proxy.
+        GOTOOLCHAIN="auto",
         CGO_ENABLED="0",
     )
     return env

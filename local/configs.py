@@ -7,31 +7,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config.settings import Settings, host_port
+from config.settings import Settings
 from local.paths import LocalPaths
+from local.topology import CassandraNode, KafkaNode, Topology, topology
 
 
-def kafka_server_properties(settings: Settings, data_dir: Path) -> str:
-    _, port = host_port(settings.kafka_bootstrap_servers, 9092)
-    controller = settings.kafka_controller_port
-    # One node is broker and controller (KRaft combined mode); internal topics need RF 1 here.
+def kafka_server_properties(settings: Settings, node: KafkaNode, nodes: Topology, data_dir: Path) -> str:
+    """Every node is broker and controller (KRaft combined mode). One node: a quorum of itself (formatted
+    `--standalone`) and internal topics at RF 1. Three: a static quorum of all three, and every topic (the
+    internal ones, the registry's, the pipeline's) on all three with two in sync for a write."""
+    rf = min(len(nodes.kafka), settings.topic_replication_factor) if nodes.clustered else 1
+    min_isr = min(rf, settings.topic_min_insync_replicas) if nodes.clustered else 1
+    quorum = (
+        f"controller.quorum.voters={nodes.controller_voters}"
+        if nodes.clustered
+        else f"controller.quorum.bootstrap.servers={node.host}:{node.controller_port}"
+    )
     return "\n".join(
         [
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{controller}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            f"node.id={node.node_id}",
+            quorum,
+            f"listeners=PLAINTEXT://{node.bootstrap},CONTROLLER://{node.host}:{node.controller_port}",
+            f"advertised.listeners=PLAINTEXT://{node.bootstrap}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
             "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             f"log.dirs={data_dir}",
             "num.partitions=3",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            f"default.replication.factor={rf}",
+            f"min.insync.replicas={min_isr}",
+            f"offsets.topic.replication.factor={rf}",
+            f"transaction.state.log.replication.factor={rf}",
+            f"transaction.state.log.min.isr={min_isr}",
+            f"share.coordinator.state.topic.replication.factor={rf}",
+            f"share.coordinator.state.topic.min.isr={min_isr}",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false",
             "",
@@ -54,21 +64,42 @@ logger.state.level = WARN
 """
 
 
-def cassandra_yaml(settings: Settings, data_dir: Path) -> str:
+MURMUR3_MIN = -(2**63)
+
+
+def initial_token(index: int, count: int) -> int:
+    """Evenly spaced single tokens, so the nodes of a new cluster start together without bootstrapping."""
+    return MURMUR3_MIN + (index - 1) * (2**64 // count)
+
+
+def cassandra_token_settings(node: CassandraNode, nodes: Topology) -> str:
+    if not nodes.clustered:
+        return "num_tokens: 16\nallocate_tokens_for_local_replication_factor: 1"
+    # A new cluster whose nodes all start empty: each takes its token and joins without streaming (with RF 3
+    # on 3 nodes every node holds every row anyway), so the three start side by side.
+    return f"num_tokens: 1\ninitial_token: {initial_token(node.index, len(nodes.cassandra))}\nauto_bootstrap: false"
+
+
+def cassandra_rackdc_properties(settings: Settings) -> str:
+    """GossipingPropertyFileSnitch's data center: the one clients ask for (CASSANDRA_LOCAL_DC)."""
+    return f"dc={settings.cassandra_local_dc}\nrack=rack1\n"
+
+
+def cassandra_yaml(settings: Settings, node: CassandraNode, nodes: Topology, data_dir: Path) -> str:
     storage = settings.cassandra_storage_port
+    seed = nodes.cassandra_seed.host
     return f"""\
-# Written by local mode (local/configs.py): a single node on 127.0.0.1.
+# Written by local mode (local/configs.py): node {node.index} of {len(nodes.cassandra)}, on {node.host}.
 cluster_name: pipeline-local
-num_tokens: 16
-allocate_tokens_for_local_replication_factor: 1
+{cassandra_token_settings(node, nodes)}
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
-endpoint_snitch: SimpleSnitch
+endpoint_snitch: {"GossipingPropertyFileSnitch" if nodes.clustered else "SimpleSnitch"}
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:{storage}"
-listen_address: 127.0.0.1
-rpc_address: 127.0.0.1
+      - seeds: "{seed}:{storage}"
+listen_address: {node.host}
+rpc_address: {node.host}
 storage_port: {storage}
 native_transport_port: {settings.cassandra_port}
 start_native_transport: true
@@ -163,11 +194,19 @@ CASSANDRA_JAVA17_FLAGS = [
 
 
 def write_configs(settings: Settings, paths: LocalPaths) -> None:
-    """(Re)write every engine's config; data folders are created, never wiped."""
-    for sub in ("kafka", "cassandra", "spark/work", "spark/recovery"):
+    """(Re)write every node's config; data folders are created, never wiped."""
+    nodes = topology(settings)
+    for sub in ("spark/recovery", *(f"spark/{paths.worker_dir_name(w.name)}" for w in nodes.spark_workers)):
         (paths.data / sub).mkdir(parents=True, exist_ok=True)
     conf = paths.conf
-    (conf / "kafka-server.properties").write_text(kafka_server_properties(settings, paths.data / "kafka"))
+    for kafka in nodes.kafka:
+        data = paths.data / kafka.name
+        data.mkdir(parents=True, exist_ok=True)
+        paths.kafka_properties(kafka.name).write_text(kafka_server_properties(settings, kafka, nodes, data))
     (conf / "kafka-log4j2.properties").write_text(KAFKA_LOG4J2_PROPERTIES)
-    (conf / "cassandra.yaml").write_text(cassandra_yaml(settings, paths.data / "cassandra"))
+    for cassandra in nodes.cassandra:
+        data = paths.data / cassandra.name
+        data.mkdir(parents=True, exist_ok=True)
+        paths.cassandra_yaml(cassandra.name).write_text(cassandra_yaml(settings, cassandra, nodes, data))
+    (conf / "cassandra-rackdc.properties").write_text(cassandra_rackdc_properties(settings))
     (conf / "cassandra-logback.xml").write_text(CASSANDRA_LOGBACK)

@@ -44,6 +44,23 @@ class LocalPaths:
     def run(self) -> Path:
         return self.root / "run"
 
+    def kafka_properties(self, node: str) -> Path:
+        """`kafka-server.properties` for the single node (as before cluster mode), `kafka-2-server.properties`..."""
+        return self.conf / ("kafka-server.properties" if node == "kafka" else f"{node}-server.properties")
+
+    def cassandra_yaml(self, node: str) -> Path:
+        return self.conf / ("cassandra.yaml" if node == "cassandra" else f"{node}.yaml")
+
+    @staticmethod
+    def worker_dir_name(worker: str) -> str:
+        return "work" if worker == "spark-worker" else f"work-{worker.rsplit('-', 1)[1]}"
+
+    @property
+    def mode_file(self) -> Path:
+        """Written by `up --cluster` and removed by `down` (config.settings.cluster_mode_marker finds it before
+        the settings are loaded): while it exists, every command reads `.env.cluster` too."""
+        return self.run / "cluster-mode"
+
     def make(self) -> None:
         for folder in (self.maven_repo, self.classpaths, self.registry_home, self.data, self.logs, self.conf, self.run):
             folder.mkdir(parents=True, exist_ok=True)

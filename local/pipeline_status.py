@@ -17,6 +17,7 @@ from kafka.contract import STREAMS
 from kafka.offsets import lag as topic_lag
 from kafka.offsets import processed_offsets, topic_end_offsets
 from local.platform import Platform, status_rows
+from local.topology import topology
 
 DEAD_LETTERS_TABLE = "dead_letters"
 # The job rewrites its report every 2 s; older than this, the numbers are no longer live.
@@ -97,7 +98,8 @@ def pipeline_status(platform: Platform) -> dict:
             job_state, problems = f"no report for {age:.0f} s", [f"the job has not reported for {age:.0f} s"]
     else:
         report = None  # counters of a job that has stopped are not live
-    ends = topic_end_offsets(platform.settings.kafka_bootstrap_servers) if "kafka" in running else None
+    kafka_up = any(node.name in running for node in topology(platform.settings).kafka)
+    ends = topic_end_offsets(platform.settings.kafka_bootstrap_servers) if kafka_up else None
     topics = topic_rows(ends, report, now)
     return {
         "generated_at": now,

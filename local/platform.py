@@ -26,8 +26,9 @@ from local.errors import LocalModeError
 from local.java import JavaRuntime, find_java17
 from local.paths import LocalPaths
 from local.ports import holder, port_free
-from local.services import INFRA_NAMES, SERVICE_NAMES, Service, all_services, kafka_tool_command, spark_home
+from local.services import Service, all_services, infra_names, kafka_tool_command, service_names, spark_home
 from local.supervisor import DEAD_STATES, Supervisor
+from local.topology import topology
 
 FIRST_RUN_DISK_GB = 4
 DISK_GB = 1
@@ -101,29 +102,54 @@ def kafka_cluster_id() -> str:
             return cluster_id
 
 
+def _existing_cluster_id(data_dirs: list[Path]) -> str | None:
+    for data in data_dirs:
+        meta = data / "meta.properties"
+        if meta.exists():
+            for line in meta.read_text().splitlines():
+                if line.startswith("cluster.id="):
+                    return line.split("=", 1)[1].strip()
+    return None
+
+
 def _format_kafka_storage(platform: Platform, java: JavaRuntime, resolved: resolve.Resolved) -> None:
-    """KRaft storage is formatted once; later starts reuse it (and its records)."""
-    data = platform.paths.data / "kafka"
-    if (data / "meta.properties").exists():
-        return
-    cmd = kafka_tool_command(
-        platform.paths, java, resolved, "kafka.tools.StorageTool",
-        "format", "--standalone", f"--cluster-id={kafka_cluster_id()}",
-        "-c", str(platform.paths.conf / "kafka-server.properties"),
-    )  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise LocalModeError(f"formatting Kafka storage in {data} failed:\n{done.stdout}{done.stderr}")
+    """KRaft storage is formatted once per node; later starts reuse it (and its records). One node forms its
+    own quorum (`--standalone`); a cluster's nodes share one cluster id and the static quorum of their config."""
+    nodes = topology(platform.settings).kafka
+    data_dirs = [platform.paths.data / node.name for node in nodes]
+    cluster_id = _existing_cluster_id(data_dirs) or kafka_cluster_id()
+    for node, data in zip(nodes, data_dirs, strict=True):
+        if (data / "meta.properties").exists():
+            continue
+        quorum = ["--standalone"] if len(nodes) == 1 else []
+        cmd = kafka_tool_command(
+            platform.paths, java, resolved, "kafka.tools.StorageTool",
+            "format", *quorum, f"--cluster-id={cluster_id}",
+            "-c", str(platform.paths.kafka_properties(node.name)),
+        )  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise LocalModeError(
+                f"formatting Kafka storage of {node.name} in {data} failed:\n{done.stdout}{done.stderr}"
+            )
 
 
 def _check_ports(platform: Platform, services: list[Service], running: dict[str, dict]) -> None:
     for service in services:
         if running.get(service.name, {}).get("statename") == "RUNNING":
             continue
-        for port in service.ports:
-            if not port_free(port):
+        for host, port in service.ports:
+            try:
+                free = port_free(port, host)
+            except OSError as exc:  # EADDRNOTAVAIL: this host does not route the loopback alias to `lo`
                 raise LocalModeError(
-                    f"port {port} ({service.name}) is already in use by {holder(port)}: stop that process, "
+                    f"{service.name} cannot bind {host}:{port} ({exc.strerror}): cluster mode puts its nodes on "
+                    f"127.0.0.1-3, which Linux routes to the loopback interface; add the alias "
+                    f"(`ip addr add {host}/8 dev lo`) or run single-node mode."
+                ) from None
+            if not free:
+                raise LocalModeError(
+                    f"port {host}:{port} ({service.name}) is already in use by {holder(port)}: stop that process, "
                     f"or set another port in .env."
                 )
 
@@ -202,7 +228,8 @@ def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None
     supervisor.start_daemon(services)
 
     ready: set[str] = set()
-    _start_in_order(platform, [s for s in services if s.name in INFRA_NAMES], ready)
+    infra = infra_names(platform.settings)
+    _start_in_order(platform, [s for s in services if s.name in infra], ready)
     if not pipeline:
         return
     from pipeline_setup import EXPECTED_FAILURES, run_setup
@@ -213,6 +240,20 @@ def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None
         raise LocalModeError(f"setup failed: {exc}") from None
     wanted = {"stream"} | ({"producer"} if producer else set())
     _start_in_order(platform, [s for s in services if s.name in wanted], ready)
+
+
+def up_cluster(platform: Platform, pipeline: bool = True, producer: bool = True) -> None:
+    """`up` in cluster mode. Marked first, so `status`, `logs` and `down` follow it even while it starts;
+    a node that does not come up within its bound stops the whole cluster: nothing is left half-running."""
+    if not platform.settings.cluster:
+        raise LocalModeError("cluster mode needs PIPELINE_CLUSTER=1 before the settings load (main.py sets it)")
+    platform.paths.make()
+    platform.paths.mode_file.write_text("cluster\n")
+    try:
+        up(platform, pipeline=pipeline, producer=producer)
+    except (LocalModeError, KeyboardInterrupt):
+        down(platform)
+        raise
 
 
 def _uptime(seconds: float) -> str:
@@ -302,11 +343,15 @@ def down(platform: Platform) -> list[str]:
     stopped = []
     if supervisor.running():
         info = supervisor.all_info()
-        for name in reversed(SERVICE_NAMES):
+        known = service_names(platform.settings)
+        # Last started first; then whatever else supervisord runs (say, nodes of the other mode's config).
+        order = [*reversed(known), *(name for name in info if name not in known)]
+        for name in order:
             if name in info and info[name]["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
                 supervisor.stop(name)
                 stopped.append(name)
         supervisor.shutdown()
+    platform.paths.mode_file.unlink(missing_ok=True)
     leftovers = our_java_processes(platform.paths.root)
     for proc in leftovers:
         proc.terminate()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 
 import psutil
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """False when something holds the port; raises OSError (EADDRNOTAVAIL) when `host` is not local at all."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise
             return False
     return True
 

@@ -14,16 +14,17 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def kafka_ready(settings: Settings, timeout: float = 3.0) -> str | None:
-    """A metadata request answered by the broker."""
+def kafka_node_ready(bootstrap: str, node_id: int, timeout: float = 3.0) -> str | None:
+    """A metadata request answered by this node, which lists itself among the live brokers (it has joined
+    the controller quorum's cluster and been unfenced)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception as exc:  # KafkaException on timeout: not ready yet
         return f"no metadata: {exc}"
-    return None if metadata.brokers else "no broker in metadata"
+    return None if node_id in metadata.brokers else f"node {node_id} not among the live brokers yet"
 
 
 def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
@@ -35,17 +36,24 @@ def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
     return None if response.status_code == 200 else f"HTTP {response.status_code}"
 
 
-def cassandra_ready(settings: Settings, timeout: float = 5.0) -> str | None:
-    """`SELECT release_version FROM system.local` over the native protocol."""
+def cassandra_node_ready(settings: Settings, host: str, min_peers: int = 0, timeout: float = 5.0) -> str | None:
+    """`SELECT release_version FROM system.local` over the native protocol of this node; a node joining a
+    cluster also knows at least `min_peers` other nodes through gossip (system.peers_v2)."""
     from cassandra.cluster import NoHostAvailable
 
     from database.cassandra_connection import build_cluster
 
-    cluster = build_cluster(settings, connect_timeout=timeout)
+    cluster = build_cluster(settings, connect_timeout=timeout, only_host=host)
     try:
         session = cluster.connect()
         row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
-        return None if row and row.release_version else "no release_version"
+        if not (row and row.release_version):
+            return "no release_version"
+        if min_peers:
+            peers = len(session.execute("SELECT peer FROM system.peers_v2", timeout=timeout).all())
+            if peers < min_peers:
+                return f"knows {peers} other nodes, waiting for {min_peers}"
+        return None
     except (NoHostAvailable, OSError) as exc:
         return f"not serving CQL: {exc.__class__.__name__}"
     except Exception as exc:  # driver timeouts and errors while the node bootstraps
@@ -70,12 +78,13 @@ def spark_master_ready(settings: Settings, timeout: float = 3.0) -> str | None:
     return None if state.get("status") == "ALIVE" else f"master status {state.get('status')}"
 
 
-def spark_worker_ready(settings: Settings, timeout: float = 3.0) -> str | None:
-    """The master's JSON shows at least one alive worker."""
+def spark_worker_ready(settings: Settings, host: str = "127.0.0.1", timeout: float = 3.0) -> str | None:
+    """The master's JSON shows an alive worker on this host."""
     state = _spark_master_json(settings, timeout)
     if isinstance(state, str):
         return state
-    return None if state.get("aliveworkers", 0) >= 1 else "no alive worker registered"
+    alive = [w for w in state.get("workers", []) if w.get("host") == host and w.get("state") == "ALIVE"]
+    return None if alive else f"no alive worker on {host} registered"
 
 
 def stream_job_ready(settings: Settings, timeout: float = 3.0) -> str | None:

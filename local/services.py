@@ -17,6 +17,7 @@ from local import configs, probes
 from local.java import JavaRuntime
 from local.paths import LocalPaths
 from local.resolve import Resolved
+from local.topology import CassandraNode, KafkaNode, SparkWorker, Topology, topology
 
 QUERY_NAME = "log-pipeline"  # the Spark app and query name of spark/spark_streaming.py
 
@@ -57,7 +58,7 @@ def _jvm_env(settings: Settings) -> dict[str, str]:
     return {"MALLOC_ARENA_MAX": settings.jvm_malloc_arena_max}
 
 
-def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> Service:
+def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved, node: KafkaNode) -> Service:
     jvm = [
         f"-Xms{settings.kafka_heap}",
         f"-Xmx{settings.kafka_heap}",
@@ -71,18 +72,18 @@ def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Re
         resolved.classpath("kafka"),
     ]
     return Service(
-        name="kafka",
-        address=settings.kafka_bootstrap_servers,
+        name=node.name,
+        address=node.bootstrap,
         command=[
             str(java.java),
-            f"@{_argfile(paths, 'kafka')}",
+            f"@{_argfile(paths, node.name)}",
             "kafka.Kafka",
-            str(paths.conf / "kafka-server.properties"),
+            str(paths.kafka_properties(node.name)),
         ],
-        ports=(settings.kafka_port, settings.kafka_controller_port),
-        probe=probes.kafka_ready,
+        ports=((node.host, node.port), (node.host, node.controller_port)),
+        probe=lambda _settings: probes.kafka_node_ready(node.bootstrap, node.node_id),
         ready_timeout_s=90,
-        jvm_args=(_argfile(paths, "kafka"), jvm),
+        jvm_args=(_argfile(paths, node.name), jvm),
         env=_jvm_env(settings),
     )
 
@@ -100,7 +101,7 @@ def kafka_tool_command(
     return [str(java.java), *jvm, main_class, *args]
 
 
-def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> Service:
+def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved, nodes: Topology) -> Service:
     # Schema lookups are rare (clients cache them), so the registry runs like the Spark daemons: small
     # serial heap, C1 only.
     jvm = [
@@ -115,10 +116,10 @@ def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved:
         name="registry",
         address=settings.schema_registry_url,
         command=[str(java.java), f"@{_argfile(paths, 'registry')}"],
-        ports=(settings.registry_port, settings.registry_management_port),
+        ports=(("127.0.0.1", settings.registry_port), ("127.0.0.1", settings.registry_management_port)),
         probe=probes.registry_ready,
         ready_timeout_s=120,
-        after=("kafka",),
+        after=tuple(n.name for n in nodes.kafka),
         jvm_args=(_argfile(paths, "registry"), jvm),
         env={
             **_jvm_env(settings),
@@ -133,7 +134,9 @@ def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved:
     )
 
 
-def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> Service:
+def cassandra(
+    settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved, node: CassandraNode, nodes: Topology
+) -> Service:
     jars = resolved.classpaths["cassandra"]
     jamm = next((j for j in jars if j.name.startswith("jamm-")), None)
     jvm = [
@@ -145,39 +148,49 @@ def cassandra(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved
         "-Xss256k",
         "-XX:+PerfDisableSharedMem",
         "-Djava.net.preferIPv4Stack=true",
-        # One node, its own seed: there is no ring to hear from. The default (30 s) only makes a fresh
-        # node's first start wait before it joins.
+        # No node streams data to join (one node; or a cluster created with its tokens set, see
+        # local/configs.py): the default 30 s ring delay would only make each start wait.
         "-Dcassandra.ring_delay_ms=1000",
+        f"-Dcassandra-rackdc.properties=file://{paths.conf / 'cassandra-rackdc.properties'}",
         *configs.CASSANDRA_JAVA17_FLAGS,
         *([f"-javaagent:{jamm}"] if jamm else []),
-        f"-Dcassandra.config=file://{paths.conf / 'cassandra.yaml'}",
-        f"-Dcassandra.storagedir={paths.data / 'cassandra'}",
+        f"-Dcassandra.config=file://{paths.cassandra_yaml(node.name)}",
+        f"-Dcassandra.storagedir={paths.data / node.name}",
         f"-Dcassandra.logdir={paths.logs}",
         "-Dcassandra-foreground=yes",
-        f"-Dcassandra.jmx.local.port={settings.cassandra_jmx_port}",
+        f"-Dcassandra.jmx.local.port={node.jmx_port}",
         f"-Dlogback.configurationFile={paths.conf / 'cassandra-logback.xml'}",
         "-cp",
         resolved.classpath("cassandra"),
     ]
+    # The seed first; the other nodes join it (side by side: they do not bootstrap), each ready once it
+    # serves CQL and has met the seed.
+    seed = node == nodes.cassandra_seed
+    after = () if seed else (nodes.cassandra_seed.name,)
     return Service(
-        name="cassandra",
-        address=f"{settings.cassandra_host}:{settings.cassandra_port}",
-        command=[str(java.java), f"@{_argfile(paths, 'cassandra')}", "org.apache.cassandra.service.CassandraDaemon"],
-        ports=(settings.cassandra_port, settings.cassandra_storage_port, settings.cassandra_jmx_port),
-        probe=probes.cassandra_ready,
+        name=node.name,
+        address=f"{node.host}:{settings.cassandra_port}",
+        command=[str(java.java), f"@{_argfile(paths, node.name)}", "org.apache.cassandra.service.CassandraDaemon"],
+        ports=(
+            (node.host, settings.cassandra_port),
+            (node.host, settings.cassandra_storage_port),
+            ("127.0.0.1", node.jmx_port),
+        ),
+        probe=lambda s: probes.cassandra_node_ready(s, node.host, min_peers=0 if seed else 1),
         ready_timeout_s=240,
+        after=after,
         stop_wait_s=60,
-        jvm_args=(_argfile(paths, "cassandra"), jvm),
+        jvm_args=(_argfile(paths, node.name), jvm),
         env=_jvm_env(settings),
     )
 
 
-def _spark_env(settings: Settings, java: JavaRuntime) -> dict[str, str]:
+def _spark_env(settings: Settings, java: JavaRuntime, host: str = "127.0.0.1") -> dict[str, str]:
     return {
         "SPARK_HOME": str(spark_home()),
         "JAVA_HOME": str(java.home),
         # The web UIs bind to SPARK_LOCAL_IP (0.0.0.0 otherwise).
-        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOCAL_IP": host,
         "SPARK_DAEMON_MEMORY": settings.spark_daemon_heap,
         "SPARK_DAEMON_JAVA_OPTS": settings.spark_daemon_java_opts,
         **_jvm_env(settings),
@@ -198,33 +211,33 @@ def spark_master(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Se
         name="spark-master",
         address=f"{settings.spark_master_url} (UI {settings.spark_master_ui_url})",
         command=cmd,
-        ports=(settings.spark_master_port, settings.spark_master_webui_port),
+        ports=(("127.0.0.1", settings.spark_master_port), ("127.0.0.1", settings.spark_master_webui_port)),
         probe=probes.spark_master_ready,
         ready_timeout_s=60,
         env=_spark_env(settings, java),
     )
 
 
-def spark_worker(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+def spark_worker(settings: Settings, paths: LocalPaths, java: JavaRuntime, worker: SparkWorker) -> Service:
     cmd = [
         str(spark_home() / "bin" / "spark-class"),
         "org.apache.spark.deploy.worker.Worker",
-        "--host", "127.0.0.1",
+        "--host", worker.host,
         "--cores", str(settings.spark_worker_cores),
         "--memory", settings.spark_worker_memory,
-        "--webui-port", str(settings.spark_worker_webui_port),
-        "--work-dir", str(paths.data / "spark" / "work"),
+        "--webui-port", str(worker.webui_port),
+        "--work-dir", str(paths.data / "spark" / paths.worker_dir_name(worker.name)),
         settings.spark_master_url,
     ]  # fmt: skip
     return Service(
-        name="spark-worker",
-        address=f"127.0.0.1 (UI http://127.0.0.1:{settings.spark_worker_webui_port})",
+        name=worker.name,
+        address=f"{worker.host} (UI http://{worker.host}:{worker.webui_port})",
         command=cmd,
-        ports=(settings.spark_worker_webui_port,),
-        probe=probes.spark_worker_ready,
+        ports=((worker.host, worker.webui_port),),
+        probe=lambda s: probes.spark_worker_ready(s, worker.host),
         ready_timeout_s=60,
         after=("spark-master",),
-        env=_spark_env(settings, java),
+        env=_spark_env(settings, java, worker.host),
     )
 
 
@@ -241,7 +254,7 @@ def _watchdog_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def stream_job(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+def stream_job(settings: Settings, paths: LocalPaths, java: JavaRuntime, nodes: Topology) -> Service:
     """The streaming job, submitted to the standalone master exactly as a user would."""
     cmd = [
         str(spark_home() / "bin" / "spark-submit"),
@@ -261,14 +274,14 @@ def stream_job(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Serv
         ports=(),
         probe=probes.stream_job_ready,
         ready_timeout_s=180,
-        after=("kafka", "registry", "cassandra", "spark-worker"),
+        after=("registry", *nodes.node_names),
         env={**_spark_env(settings, java), "PYSPARK_DRIVER_PYTHON": sys.executable, **_watchdog_env(settings)},
         stop_wait_s=60,
         autorestart=True,
     )
 
 
-def producer(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Service:
+def producer(settings: Settings, paths: LocalPaths, java: JavaRuntime, nodes: Topology) -> Service:
     """A steady generator at PRODUCER_RATE events/s, so a fresh `up` shows data flowing."""
     cmd = [
         sys.executable,
@@ -285,7 +298,7 @@ def producer(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Servic
         ports=(),
         probe=lambda _settings: None,
         ready_timeout_s=30,
-        after=("kafka", "registry"),
+        after=("registry", *(n.name for n in nodes.kafka)),
         stop_wait_s=150,  # flushing may take up to message.timeout.ms
         autorestart=True,
     )
@@ -293,17 +306,29 @@ def producer(settings: Settings, paths: LocalPaths, java: JavaRuntime) -> Servic
 
 def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> list[Service]:
     """In start order; `after` says which must be ready before a service starts."""
+    nodes = topology(settings)
     return [
-        kafka(settings, paths, java, resolved),
-        cassandra(settings, paths, java, resolved),
+        *(kafka(settings, paths, java, resolved, node) for node in nodes.kafka),
+        *(cassandra(settings, paths, java, resolved, node, nodes) for node in nodes.cassandra),
         spark_master(settings, paths, java),
-        registry(settings, paths, java, resolved),
-        spark_worker(settings, paths, java),
-        stream_job(settings, paths, java),
-        producer(settings, paths, java),
+        registry(settings, paths, java, resolved, nodes),
+        *(spark_worker(settings, paths, java, worker) for worker in nodes.spark_workers),
+        stream_job(settings, paths, java, nodes),
+        producer(settings, paths, java, nodes),
     ]
 
 
-INFRA_NAMES = ("kafka", "cassandra", "spark-master", "registry", "spark-worker")
 PIPELINE_NAMES = ("stream", "producer")
-SERVICE_NAMES = INFRA_NAMES + PIPELINE_NAMES
+
+
+def infra_names(settings: Settings) -> tuple[str, ...]:
+    """The engines' services, in the order `down` stops them last-first."""
+    nodes = topology(settings)
+    kafka_names = tuple(n.name for n in nodes.kafka)
+    cassandra_names = tuple(n.name for n in nodes.cassandra)
+    workers = tuple(w.name for w in nodes.spark_workers)
+    return (*kafka_names, *cassandra_names, "spark-master", "registry", *workers)
+
+
+def service_names(settings: Settings) -> tuple[str, ...]:
+    return infra_names(settings) + PIPELINE_NAMES

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 
 from config.settings import Settings
 from local import platform as local_platform
+
+# The cluster tests run in a pytest process of their own, started with PIPELINE_CLUSTER=1 (`main.py test` does),
+# and only they do: the settings of one process come from one mode.
+CLUSTER_PROCESS = os.environ.get("PIPELINE_CLUSTER") == "1"
+collect_ignore_glob = ["e2e/*", "integration/*", "unit/*"] if CLUSTER_PROCESS else ["cluster/*"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

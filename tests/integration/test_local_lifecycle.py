@@ -16,7 +16,7 @@ from database.cassandra_connection import build_cluster
 from local import platform as local_platform
 from local.errors import LocalModeError
 from local.paths import LocalPaths
-from local.services import INFRA_NAMES, SERVICE_NAMES, Service
+from local.services import Service, infra_names, service_names
 from local.supervisor import Supervisor
 from tests.integration.helpers import consume_all, create_topic, produce
 
@@ -33,8 +33,8 @@ def test_status_json_shows_every_service_up(local_mode) -> None:
     done = main_py("status", "--json")
     assert done.returncode == 0, done.stderr
     rows = {r["service"]: r for r in json.loads(done.stdout)["services"]}
-    assert set(rows) == set(SERVICE_NAMES)
-    for name in INFRA_NAMES:
+    assert set(rows) == set(service_names(local_mode.settings))
+    for name in infra_names(local_mode.settings):
         row = rows[name]
         assert row["state"] == "up", row
         assert row["pid"] > 0 and row["uptime"]
@@ -45,7 +45,7 @@ def test_up_twice_is_harmless(local_mode) -> None:
     before = {r["service"]: r["pid"] for r in local_platform.status_rows(local_mode)}
     done = main_py("up", "--infra-only")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count(" ready ") == len(INFRA_NAMES)
+    assert done.stdout.count(" ready ") == len(infra_names(local_mode.settings))
     after = {r["service"]: r["pid"] for r in local_platform.status_rows(local_mode)}
     assert after == before, "a second `up` must not restart anything"
 
@@ -68,9 +68,14 @@ def test_a_taken_port_is_named_with_its_holder(local_mode) -> None:
         holder.listen()
         port = holder.getsockname()[1]
         service = Service(
-            name="probe", address="-", command=["true"], ports=(port,), probe=lambda s: None, ready_timeout_s=1
+            name="probe",
+            address="-",
+            command=["true"],
+            ports=(("127.0.0.1", port),),
+            probe=lambda s: None,
+            ready_timeout_s=1,
         )
-        with pytest.raises(LocalModeError, match=rf"port {port} \(probe\) is already in use by pid \d+"):
+        with pytest.raises(LocalModeError, match=rf"port 127.0.0.1:{port} \(probe\) is already in use by pid \d+"):
             local_platform._check_ports(local_mode, [service], running={})
 
 

@@ -15,6 +15,7 @@ from local.java import JavaRuntime
 from local.paths import LocalPaths
 from local.services import Service
 from local.supervisor import render_config
+from local.topology import topology as nodes
 
 
 @pytest.fixture
@@ -26,9 +27,9 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 
 def test_kafka_properties_are_kraft_combined_on_loopback(settings, tmp_path: Path) -> None:
-    props = dict(
-        line.split("=", 1) for line in configs.kafka_server_properties(settings, tmp_path).splitlines() if line
-    )
+    node = nodes(settings).kafka[0]
+    text = configs.kafka_server_properties(settings, node, nodes(settings), tmp_path)
+    props = dict(line.split("=", 1) for line in text.splitlines() if line)
     assert props["process.roles"] == "broker,controller"
     assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
     assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
@@ -38,12 +39,13 @@ def test_kafka_properties_are_kraft_combined_on_loopback(settings, tmp_path: Pat
 
 
 def test_cassandra_yaml_binds_loopback_and_keeps_data_in_the_given_folder(settings, tmp_path: Path) -> None:
-    text = configs.cassandra_yaml(settings, tmp_path)
+    text = configs.cassandra_yaml(settings, nodes(settings).cassandra[0], nodes(settings), tmp_path)
     assert "listen_address: 127.0.0.1" in text
     assert "rpc_address: 127.0.0.1" in text
     assert "native_transport_port: 9042" in text
     assert f"commitlog_directory: {tmp_path / 'commitlog'}" in text
     assert 'seeds: "127.0.0.1:7000"' in text
+    assert "endpoint_snitch: SimpleSnitch" in text and "num_tokens: 16" in text
 
 
 def test_cassandra_java17_flags_cover_the_modules_it_opens() -> None:
@@ -59,7 +61,7 @@ def test_supervisor_config_stops_whole_process_groups(tmp_path: Path) -> None:
         name="kafka",
         address="127.0.0.1:9092",
         command=["java", "-Dx=100%", "kafka.Kafka", "with space"],
-        ports=(9092,),
+        ports=(("127.0.0.1", 9092),),
         probe=lambda s: None,
         ready_timeout_s=1,
         env={"A": "1"},
@@ -83,8 +85,8 @@ def test_spark_jvms_get_the_jvm_settings(monkeypatch: pytest.MonkeyPatch, tmp_pa
     settings = load_settings(env_file=tmp_path / "none.env")
     java, paths = JavaRuntime(home=tmp_path / "jdk", major=17), LocalPaths(tmp_path)
     master = services.spark_master(settings, paths, java)
-    worker = services.spark_worker(settings, paths, java)
-    job = services.stream_job(settings, paths, java)
+    worker = services.spark_worker(settings, paths, java, nodes(settings).spark_workers[0])
+    job = services.stream_job(settings, paths, java, nodes(settings))
 
     command = job.command
     assert command[command.index("--driver-java-options") + 1] == "-XX:+UseSerialGC -Xms99m"

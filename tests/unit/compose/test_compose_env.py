@@ -36,6 +36,9 @@ ENGINE_SIZING = {
     "SPARK_MASTER_WEBUI_PORT": ("spark-master", "SPARK_MASTER_WEBUI_PORT"),
     "SPARK_WORKER_WEBUI_PORT": ("spark-worker", "SPARK_WORKER_WEBUI_PORT"),
 }
+# How many of a node Compose runs: services and replicas, not a container setting (tests/unit/test_cluster_mode.py
+# checks them against .env.cluster).
+TOPOLOGY = {"SPARK_WORKER_INSTANCES"}
 SECRETS = {"CASSANDRA_USERNAME", "CASSANDRA_PASSWORD"}
 TOPIC_SCRIPT_VARIABLES = (
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -56,12 +59,12 @@ def test_every_variable_resolves_from_env_file(path) -> None:
 def test_the_exemptions_are_still_settings() -> None:
     """Everything else config/settings.py reads goes to the pipeline's containers (next test); a stale name
     in the lists above would exempt nothing and mislead."""
-    assert LOCAL_ONLY | set(ENGINE_SIZING) <= settings_names()
+    assert LOCAL_ONLY | set(ENGINE_SIZING) | TOPOLOGY <= settings_names()
 
 
 @pytest.mark.parametrize("service", PIPELINE_SERVICES)
 def test_pipeline_containers_get_every_setting(service) -> None:
-    needed = settings_names() - LOCAL_ONLY - set(ENGINE_SIZING)
+    needed = settings_names() - LOCAL_ONLY - set(ENGINE_SIZING) - TOPOLOGY
     environment = raw(BASE)["services"][service]["environment"]
     assert sorted(needed - set(environment)) == []
 
