@@ -4,6 +4,8 @@ parallel; upserts keyed by the tables' primary keys, so a replayed batch rewrite
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame
 
@@ -12,6 +14,18 @@ from database.cassandra_connection import CassandraConnection
 from database.schema import KEYSPACE, add_missing_columns
 
 log = logging.getLogger(__name__)
+
+# Failures of the connector's shared driver session rather than of Cassandra: a Cassandra node leaving the
+# cluster takes the session's control connection with it when that connection was on it; a schema refresh
+# started before it reconnects elsewhere fails (and, in java-driver 4.18, wedges that session: see
+# spark/session_guard.py). A fresh session cures both, so such a write is written again within its batch
+# (upserts: the same rows), instead of failing the batch and restarting its query.
+SESSION_ERRORS = {
+    "Control channel not available": True,  # the session must be replaced
+    "Cluster is closed": False,  # already replaced (by the session guard) under this write
+    "Session is closed": False,
+}
+WRITE_ATTEMPTS = 3
 
 
 def connector_conf(settings: Settings) -> dict[str, str]:
@@ -39,10 +53,17 @@ class CassandraUnreachableError(RuntimeError):
 
 
 class CassandraSink:
-    def __init__(self, connection: CassandraConnection, keyspace: str = KEYSPACE, check_timeout_s: float = 5) -> None:
+    def __init__(
+        self,
+        connection: CassandraConnection,
+        keyspace: str = KEYSPACE,
+        check_timeout_s: float = 5,
+        replace_session: Callable[[str], None] | None = None,
+    ) -> None:
         self.connection = connection
         self.keyspace = keyspace
         self.check_timeout_s = check_timeout_s
+        self.replace_session = replace_session
         self._known_columns: set[tuple[str, str]] = set()
 
     def check_available(self) -> None:
@@ -61,6 +82,23 @@ class CassandraSink:
             self._known_columns.add(key)
 
     def write(self, rows: DataFrame, table: str) -> None:
+        """Append (upsert) the rows; written again, up to WRITE_ATTEMPTS times, when the connector's session
+        failed rather than Cassandra. Any other error, or the last attempt's, fails the batch."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                self._save(rows, table)
+                return
+            except Exception as exc:  # Py4JJavaError, or pyspark's conversion of it
+                cause = next((e for e in SESSION_ERRORS if e in str(exc)), None)
+                if cause is None or attempt == WRITE_ATTEMPTS:
+                    raise
+                log.warning("%s: write failed (%s); writing it again with a new session (%d of %d)",
+                            table, cause, attempt + 1, WRITE_ATTEMPTS)  # fmt: skip
+                if SESSION_ERRORS[cause] and self.replace_session is not None:
+                    self.replace_session(f"a write failed: {cause}")
+                time.sleep(attempt)
+
+    def _save(self, rows: DataFrame, table: str) -> None:
         (
             rows.write.format("org.apache.spark.sql.cassandra")
             .options(keyspace=self.keyspace, table=table)

@@ -463,8 +463,8 @@ def run(settings: Settings) -> int:
     spark.sparkContext.setLogLevel("WARN")
     resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
     connection = CassandraConnection.open(settings)
-    sink = CassandraSink(connection)
     guard = ConnectorSessionGuard(spark, settings.cassandra_session_probe_s)
+    sink = CassandraSink(connection, replace_session=guard.replace_session)
     queries = [TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink), guard) for stream in STREAMS]
     stopping = False
 
