@@ -22,10 +22,12 @@ log = logging.getLogger(__name__)
 # (upserts: the same rows), instead of failing the batch and restarting its query.
 SESSION_ERRORS = {
     "Control channel not available": True,  # the session must be replaced
-    "Cluster is closed": False,  # already replaced (by the session guard) under this write
+    # Already replaced (by the session guard, or another query's write) while this write used it:
+    "Cluster is closed": False,
     "Session is closed": False,
+    "event executor terminated": False,
 }
-WRITE_ATTEMPTS = 3
+WRITE_ATTEMPTS = 4
 
 
 def connector_conf(settings: Settings) -> dict[str, str]:
