@@ -222,6 +222,8 @@ def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None
     """Start the engines; then (unless `pipeline` is False) create topics, schemas and tables and start
     the streaming job, and (unless `producer` is False) the default-rate generator."""
     java, resolved, services = prepare(platform)
+    if platform.settings.cluster:  # before anything starts, so every command follows the cluster from now on
+        platform.paths.mode_file.write_text("cluster\n")
     supervisor = platform.supervisor
     _check_ports(platform, services, supervisor.all_info())
     _format_kafka_storage(platform, java, resolved)
@@ -247,8 +249,6 @@ def up_cluster(platform: Platform, pipeline: bool = True, producer: bool = True)
     a node that does not come up within its bound stops the whole cluster: nothing is left half-running."""
     if not platform.settings.cluster:
         raise LocalModeError("cluster mode needs PIPELINE_CLUSTER=1 before the settings load (main.py sets it)")
-    platform.paths.make()
-    platform.paths.mode_file.write_text("cluster\n")
     try:
         up(platform, pipeline=pipeline, producer=producer)
     except (LocalModeError, KeyboardInterrupt):

@@ -12,21 +12,28 @@ from pyspark.sql import DataFrame
 from config.settings import Settings
 from database.cassandra_connection import CassandraConnection
 from database.schema import KEYSPACE, add_missing_columns
+from spark.errors import first_line
 
 log = logging.getLogger(__name__)
 
-# Failures of the connector's shared driver session rather than of Cassandra: a Cassandra node leaving the
-# cluster takes the session's control connection with it when that connection was on it; a schema refresh
-# started before it reconnects elsewhere fails (and, in java-driver 4.18, wedges that session: see
-# spark/session_guard.py). A fresh session cures both, so such a write is written again within its batch
-# (upserts: the same rows), instead of failing the batch and restarting its query.
-SESSION_ERRORS = {
-    "Control channel not available": True,  # the session must be replaced
-    # Already replaced (by the session guard, or another query's write) while this write used it:
-    "Cluster is closed": False,
-    "Session is closed": False,
-    "event executor terminated": False,
-}
+# A write can fail on the connector's shared driver session rather than on Cassandra: a node leaving the
+# cluster takes the session's control connection with it when that connection was on it, and a schema
+# refresh started before it reconnects elsewhere fails ("Control channel not available"; in java-driver
+# 4.18 it also wedges that session, see spark/session_guard.py); other writes then meet the session closed
+# under them (the messages vary: closed cluster, terminated event loop, DriverExecutionException). A fresh
+# session cures all of them, so the write is done again within its batch (upserts: the same rows) instead
+# of failing the batch. Cassandra itself refusing (a quorum not available, timeouts, nobody answering) is
+# not retried here: the batch fails and its query restarts from the checkpoint with backoff.
+CASSANDRA_REFUSED = (
+    "Not enough replicas",
+    "Unavailable",
+    "NoHostAvailable",
+    "AllNodesFailed",
+    "WriteTimeout",
+    "Cassandra is not answering",
+    "Failed to open native connection",
+)
+WEDGED_SESSION = "Control channel not available"
 WRITE_ATTEMPTS = 4
 
 
@@ -84,20 +91,21 @@ class CassandraSink:
             self._known_columns.add(key)
 
     def write(self, rows: DataFrame, table: str) -> None:
-        """Append (upsert) the rows; written again, up to WRITE_ATTEMPTS times, when the connector's session
-        failed rather than Cassandra. Any other error, or the last attempt's, fails the batch."""
+        """Append (upsert) the rows; done again, up to WRITE_ATTEMPTS times, when the connector's session failed
+        rather than Cassandra. Cassandra's own refusals, and the last attempt's error, fail the batch."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 self._save(rows, table)
                 return
             except Exception as exc:  # Py4JJavaError, or pyspark's conversion of it
-                cause = next((e for e in SESSION_ERRORS if e in str(exc)), None)
-                if cause is None or attempt == WRITE_ATTEMPTS:
+                text = str(exc)
+                if attempt == WRITE_ATTEMPTS or any(marker in text for marker in CASSANDRA_REFUSED):
                     raise
+                reason = first_line(exc)
                 log.warning("%s: write failed (%s); writing it again with a new session (%d of %d)",
-                            table, cause, attempt + 1, WRITE_ATTEMPTS)  # fmt: skip
-                if SESSION_ERRORS[cause] and self.replace_session is not None:
-                    self.replace_session(f"a write failed: {cause}")
+                            table, reason, attempt + 1, WRITE_ATTEMPTS)  # fmt: skip
+                if WEDGED_SESSION in text and self.replace_session is not None:
+                    self.replace_session(f"a write failed: {WEDGED_SESSION}")
                 time.sleep(attempt)
 
     def _save(self, rows: DataFrame, table: str) -> None:
