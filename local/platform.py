@@ -224,6 +224,8 @@ def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None
     java, resolved, services = prepare(platform)
     if platform.settings.cluster:  # before anything starts, so every command follows the cluster from now on
         platform.paths.mode_file.write_text("cluster\n")
+    else:  # left by a cluster that was never stopped with `down` (a reboot, say)
+        platform.paths.mode_file.unlink(missing_ok=True)
     supervisor = platform.supervisor
     _check_ports(platform, services, supervisor.all_info())
     _format_kafka_storage(platform, java, resolved)
