@@ -81,17 +81,22 @@ def test_kill_9_of_the_driver_mid_stream_replays_a_batch_harmlessly(pipeline, ca
         )
         sending.join(timeout=120)
         assert outcome["tally"].all_delivered
+        # The replay happens: the new driver writes the held batch again, every one of its rows. Waited for
+        # before counting, since every event may have landed before the kill (the held batch was written).
+        wait_for(
+            lambda: (str(held_batch), str(held_rows)) in written.findall(log_since(log, offset)),
+            180,
+            f"the held batch {held_batch} to be replayed by the new driver",
+        )
         found = wait_until_landed(cassandra, events, timeout_s=300)
         assert_exactly(events, found)
 
-        # The replay happened: the new driver wrote the held batch again, every one of its rows...
-        assert (str(held_batch), str(held_rows)) in written.findall(log_since(log, offset)), "batch not replayed"
         checkpoint = platform.settings.spark_checkpoint_dir / AUTH.topic
         held = batch_offset_range(checkpoint, AUTH.topic, held_batch)
         ours = [r for r in found[AUTH.name] if in_range(held, r["kafka_partition"], r["kafka_offset"])]
         assert ours, "the held batch carried none of this test's events"
         rewritten = write_times(cassandra, ours)
-        # ...as WRITETIME shows (written before the kill, then again after it), and no row is doubled.
+        # WRITETIME shows it too: written before the kill, then again after it, and no row is doubled.
         assert all(t > killed_at for t in rewritten), "rows of the replayed batch not rewritten after the kill"
 
 
