@@ -1,5 +1,6 @@
-"""`python3 main.py bench [--quick]` runs the whole suite (bench/suite.py); `bench producer|latency|drain`
-runs one measurement against an already running local mode. Results go to bench-results/ (git-ignored)."""
+"""`python3 main.py bench [--quick]` runs the whole suite (bench/suite.py); `bench producer|latency|drain|sustained`
+runs one measurement against an already running local mode (single-node or cluster), with where the CPU
+went. Results go to bench-results/ (git-ignored)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import e2e_bench, producer_bench, startup, suite
+from bench import e2e_bench, producer_bench, startup, suite, sustained
+from bench.cpu import CpuUsage, format_cpu
 from bench.machine import machine_info
 from config.settings import PROJECT_ROOT, load_settings
+from local.platform import Platform
 
 RESULTS_DIR = suite.RESULTS_DIR
+SUSTAINED_TRIALS = 4  # a search of `bench sustained`: double or halve, then bisect
 
 
 def save(name: str, results: dict) -> Path:
@@ -41,17 +45,24 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
     settings = load_settings()
     machine = machine_info()
     cpus, model, memory = machine["cpus"], machine["cpu_model"], machine["memory_gb"]
-    print(f"machine: {cpus} CPUs ({model}), {memory} GB, Python {machine['python']}")
-    if what == "producer":
-        results = producer_bench.run(settings, events=events)
-        print(producer_bench.format_results(results))
-    elif what == "latency":
-        results = e2e_bench.measure(settings, rate=rate, duration_s=duration_s, count=None)
-        print(e2e_bench.format_results(results))
-    else:
-        results = e2e_bench.measure(settings, rate=0, duration_s=None, count=events)
-        print(e2e_bench.format_results(results))
-    path = save(what, {"machine": machine, **results})
+    mode = "cluster" if settings.cluster else "single-node"
+    print(f"machine: {cpus} CPUs ({model}), {memory} GB, Python {machine['python']}; local mode: {mode}")
+    with CpuUsage(Platform.load()) as cpu:
+        if what == "producer":
+            results = producer_bench.run(settings, events=events)
+            summary = producer_bench.format_results(results)
+        elif what == "sustained":
+            results = sustained.search(settings, start_rate=rate, trials=SUSTAINED_TRIALS, duration_s=duration_s)
+            summary = f"sustained rate: {results['events_per_s']:,.0f} events/s"
+        elif what == "latency":
+            results = e2e_bench.measure(settings, rate=rate, duration_s=duration_s, count=None)
+            summary = e2e_bench.format_results(results)
+        else:
+            results = e2e_bench.measure(settings, rate=0, duration_s=None, count=events)
+            summary = e2e_bench.format_results(results)
+    print(summary)
+    print(format_cpu(cpu.result))
+    path = save(f"{what}-{mode}", {"machine": machine, "mode": mode, **results, "cpu": cpu.result})
     print(f"results: {path.relative_to(PROJECT_ROOT)}")
     return 0
 
