@@ -1,6 +1,6 @@
 """`python3 main.py bench [--quick]` runs the whole suite (bench/suite.py); `bench producer|latency|drain|sustained`
 runs one measurement against an already running local mode (single-node or cluster), with where the CPU
-went. Results go to bench-results/ (git-ignored)."""
+went and the peak memory. Results go to bench-results/ (git-ignored)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from bench import e2e_bench, producer_bench, startup, suite, sustained
 from bench.cpu import CpuUsage, format_cpu
 from bench.machine import machine_info
+from bench.memory import PeakMemory
 from config.settings import PROJECT_ROOT, load_settings
 from local.platform import Platform
 
@@ -44,10 +45,11 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
         return run_suite(quick)
     settings = load_settings()
     machine = machine_info()
-    cpus, model, memory = machine["cpus"], machine["cpu_model"], machine["memory_gb"]
+    cpus, model, memory_gb = machine["cpus"], machine["cpu_model"], machine["memory_gb"]
     mode = "cluster" if settings.cluster else "single-node"
-    print(f"machine: {cpus} CPUs ({model}), {memory} GB, Python {machine['python']}; local mode: {mode}")
-    with CpuUsage(Platform.load()) as cpu:
+    print(f"machine: {cpus} CPUs ({model}), {memory_gb} GB, Python {machine['python']}; local mode: {mode}")
+    platform = Platform.load()
+    with CpuUsage(platform) as cpu, PeakMemory(platform) as memory:
         if what == "producer":
             results = producer_bench.run(settings, events=events)
             summary = producer_bench.format_results(results)
@@ -62,7 +64,9 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
             summary = e2e_bench.format_results(results)
     print(summary)
     print(format_cpu(cpu.result))
-    path = save(f"{what}-{mode}", {"machine": machine, "mode": mode, **results, "cpu": cpu.result})
+    peak = memory.results()
+    print(f"peak RSS of the whole stack: {peak['peak_rss_mb_total']:,} MB")
+    path = save(f"{what}-{mode}", {"machine": machine, "mode": mode, **results, "cpu": cpu.result, "memory": peak})
     print(f"results: {path.relative_to(PROJECT_ROOT)}")
     return 0
 

@@ -10,6 +10,7 @@ validation. The Go caches live under `.local/tools/go` and are removed after a b
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -71,7 +72,32 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], what: str, log: Pat
 
 
 def build(local_root: Path, version: str) -> Path:
-    """Build `docker-compose` at `version` unless already built; return the DOCKER_CONFIG folder."""
+    """Build `docker-compose` at `version` unless already built; return the DOCKER_CONFIG folder. One build at a
+    time: a second caller waits for the first (`main.py test` starts one in the background) and uses its result."""
+    lock_file = tools_dir(local_root) / f"compose-build-{version}.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        return _build_unlocked(local_root, version)
+
+
+def prebuild_in_background(local_root: Path, log: Path) -> subprocess.Popen | None:
+    """Start building Compose at the lowest CPU priority, so a test suite that needs it later finds it built
+    (or waits less); None when already built or Go is missing (the test then says so)."""
+    if plugin_path(local_root, compose_version()).is_file() or shutil.which("go") is None:
+        return None
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        return subprocess.Popen(
+            ["nice", "-n", "19", sys.executable, "-m", "local.compose_cli"],
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so `go` goes with it if stopped early
+        )
+
+
+def _build_unlocked(local_root: Path, version: str) -> Path:
     plugin = plugin_path(local_root, version)
     if plugin.is_file():
         return docker_config_dir(local_root, version)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -339,6 +340,16 @@ def our_java_processes(root: Path) -> list[psutil.Process]:
     return found
 
 
+def stop_groups(names: list[str]) -> list[list[str]]:
+    """The nodes of one engine (`kafka-1`..`kafka-3`) in one group, kept in the order of the list: they stop
+    together. Stopped one by one, the last KRaft node waits for a controller quorum that has already left, and
+    is killed when its stop bound runs out."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(re.sub(r"-\d+$", "", name), []).append(name)
+    return list(groups.values())
+
+
 def down(platform: Platform) -> list[str]:
     """Stop every service in reverse start order, then supervisord; kill any JVM of ours left behind."""
     supervisor = platform.supervisor
@@ -348,10 +359,11 @@ def down(platform: Platform) -> list[str]:
         known = service_names(platform.settings)
         # Last started first; then whatever else supervisord runs (say, nodes of the other mode's config).
         order = [*reversed(known), *(name for name in info if name not in known)]
-        for name in order:
-            if name in info and info[name]["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
-                supervisor.stop(name)
-                stopped.append(name)
+        for group in stop_groups(order):
+            running = [n for n in group if n in info and info[n]["statename"] in ("RUNNING", "STARTING", "BACKOFF")]
+            if running:
+                supervisor.stop_together(running)
+                stopped.extend(running)
         supervisor.shutdown()
     platform.paths.mode_file.unlink(missing_ok=True)
     leftovers = our_java_processes(platform.paths.root)

@@ -162,6 +162,21 @@ class Supervisor:
             if "NOT_RUNNING" not in fault.faultString:
                 raise
 
+    def stop_together(self, names: list[str], timeout_s: float = 200) -> None:
+        """SIGTERM to each at once, then wait until all have stopped (supervisord SIGKILLs any that outlive
+        its stopwaitsecs; `timeout_s` only bounds the wait for supervisord itself)."""
+        for name in names:
+            try:
+                self.rpc.stopProcess(name, False)
+            except xmlrpc.client.Fault as fault:
+                if "NOT_RUNNING" not in fault.faultString:
+                    raise
+        deadline = time.monotonic() + timeout_s
+        while any(self.info(n)["statename"] in ("RUNNING", "STARTING", "BACKOFF", "STOPPING") for n in names):
+            if time.monotonic() > deadline:
+                raise LocalModeError(f"{', '.join(names)} did not stop within {timeout_s:.0f} s")
+            time.sleep(0.2)
+
     def shutdown(self, timeout_s: float = 30) -> None:
         pid_file = self.paths.run / "supervisord.pid"
         pid = int(pid_file.read_text()) if pid_file.exists() else None

@@ -20,6 +20,7 @@ from tests.e2e.test_pipeline import assert_exactly
 
 RATE = 400  # events/s: a steady flow on 2 cores with eleven JVMs
 KILL_AFTER_S = 8
+PRODUCE_S = 20  # the kill lands mid-stream, with 12 s of producing still to come
 
 
 def job_report(platform: Platform) -> dict:
@@ -54,7 +55,7 @@ def healthy(platform: Platform) -> bool:
 def test_losing_one_node_loses_nothing(cluster, cassandra, node: str, job_keeps_running: bool) -> None:
     wait_for(lambda: healthy(cluster), 180, "a healthy job before the kill")
     before = job_identity(cluster)
-    events = unique_events(sessions=int(RATE * 30 / 7))  # ~30 s of events (7 per session on average)
+    events = unique_events(sessions=int(RATE * PRODUCE_S / 7))  # 7 events per session on average
     with producing(cluster.settings, events, rate=RATE, join_s=300):
         time.sleep(KILL_AFTER_S)
         kill_9(cluster, node)

@@ -110,3 +110,19 @@ def test_cluster_settings_match_composes_cluster_file(cluster_settings) -> None:
     cassandras = [n for n in services if n == "cassandra" or n.startswith("cassandra-") and "init" not in n]
     assert len(cassandras) == len(nodes.cassandra) == len(driver["CASSANDRA_HOST"].split(","))
     assert cluster_file["services"]["broker"]["environment"]  # the override reaches node 1 too
+
+
+def test_down_stops_the_nodes_of_one_engine_together_in_reverse_start_order(cluster_settings) -> None:
+    from local.platform import stop_groups
+    from local.services import service_names
+
+    groups = stop_groups(list(reversed(service_names(cluster_settings))))
+    assert groups[:2] == [["producer"], ["stream"]]
+    assert ["spark-worker-2", "spark-worker-1"] in groups
+    assert groups[-2:] == [["cassandra-3", "cassandra-2", "cassandra-1"], ["kafka-3", "kafka-2", "kafka-1"]]
+    assert stop_groups(["stream", "spark-worker", "spark-master", "kafka"]) == [
+        ["stream"],
+        ["spark-worker"],
+        ["spark-master"],
+        ["kafka"],
+    ]
