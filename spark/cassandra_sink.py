@@ -48,6 +48,10 @@ def connector_conf(settings: Settings) -> dict[str, str]:
         # wrote 1.7k rows/s; 64 single-row writes in flight, 10.6k rows/s. Rows rarely share a partition.
         "spark.cassandra.output.concurrent.writes": str(settings.cassandra_output_concurrent_writes),
         "spark.cassandra.output.batch.size.rows": str(settings.cassandra_output_batch_size_rows),
+        # A null bound in a write is a tombstone: optional fields left empty become unset instead. An event id
+        # is written with the same values every time (a replay rewrites the same event), so no write ever
+        # needs to clear a value a previous one set.
+        "spark.cassandra.output.ignoreNulls": "true",
         # Reconnect within seconds once Cassandra is back (the default backoff grows to a minute).
         "spark.cassandra.connection.reconnectionDelayMS.max": "5000",
     }
