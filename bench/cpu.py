@@ -10,20 +10,14 @@ import time
 
 import psutil
 
+from bench.memory import service_trees
 from local.platform import Platform
 
 
 def service_cpu_seconds(platform: Platform) -> dict[str, float]:
     """User + system CPU seconds so far per running service, its live children included."""
     seconds = {}
-    for name, info in platform.supervisor.all_info().items():
-        if info.get("statename") != "RUNNING" or not info.get("pid"):
-            continue
-        try:
-            root = psutil.Process(info["pid"])
-            tree = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
+    for name, _root, tree in service_trees(platform):
         total = 0.0
         for proc in tree:
             try:

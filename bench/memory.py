@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import psutil
 
@@ -16,17 +17,22 @@ MB = 2**20
 TRANSIENT_S = 1.0
 
 
-def service_rss(platform: Platform) -> dict[str, int]:
-    """Bytes resident per running service, children included."""
-    rss = {}
+def service_trees(platform: Platform) -> Iterator[tuple[str, psutil.Process, list[psutil.Process]]]:
+    """Each running service's root process and its whole tree (root first)."""
     for name, info in platform.supervisor.all_info().items():
         if info.get("statename") != "RUNNING" or not info.get("pid"):
             continue
         try:
             root = psutil.Process(info["pid"])
-            tree = [root, *root.children(recursive=True)]
+            yield name, root, [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             continue
+
+
+def service_rss(platform: Platform) -> dict[str, int]:
+    """Bytes resident per running service, children included."""
+    rss = {}
+    for name, root, tree in service_trees(platform):
         total = 0
         now = time.time()
         for proc in tree:
