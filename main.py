@@ -10,6 +10,9 @@
     python3 main.py --compose produce ...   # into the Compose stack, through its published ports
     python3 main.py bench [--quick]  # the benchmark suite (see bench/suite.py)
     python3 main.py chaos [--rounds 3 --rate N]  # kill -9 each part under load, then reconcile (ops/chaos.py)
+    python3 main.py doctor [--no-canary]          # is it wired right? one line per check (ops/doctor.py)
+    python3 main.py reconcile [--since 2h --topic auth]  # did everything arrive? (ops/reconcile.py)
+    python3 main.py dead-letters list|show|replay  # what got rejected, and put it back (ops/dead_letter_tools.py)
     python3 main.py test [PYTEST ARGS]
 
 Run with any Python 3.11: the first part of this file uses only the standard library and re-runs the
@@ -140,14 +143,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     chaos.add_argument(
         "--recover-timeout", type=float, default=240, help="seconds to recover from one kill before it is a stall"
     )
+    reconcile = sub.add_parser(
+        "reconcile", help="compare the topics' records with the tables and dead letters, event id by event id"
+    )
+    reconcile.add_argument("--since", help="from the first record at or after: an age (30m, 2h, 1d) or an ISO time")
+    reconcile.add_argument(
+        "--topic", action="append", help="a topic (or session, auth, activity); repeat for more; default all three"
+    )
+    reconcile.add_argument("--sample", type=int, default=20, help="events per topic compared field by field")
     test = sub.add_parser("test", help="run the whole test suite (starts local mode once, stops it at the end)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     # `produce` hands every flag to the producer's own parser.
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "produce":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.compose and args.command != "produce":
-        parser.error("--compose applies to `produce` only; the Compose stack has its own tools (docs/compose.md)")
+    if args.compose and args.command not in COMPOSE_COMMANDS:
+        parser.error(
+            f"--compose applies to {', '.join(COMPOSE_COMMANDS)} only; the Compose stack has its own tools "
+            "(docs/compose.md)"
+        )
     if args.command == "produce":
         args.produce_args = argv[argv.index("produce") + 1 :]
     return args
@@ -173,6 +187,8 @@ def show_status(local, as_json: bool, watch_s: float | None) -> None:
 
 
 CLUSTER_TESTS = "tests/cluster"
+# The host tools that also talk to the Compose stack, through its published ports.
+COMPOSE_COMMANDS = ("produce", "doctor", "reconcile", "dead-letters")
 
 
 def targets_cluster_tests(pytest_args: list[str]) -> bool:
@@ -241,6 +257,17 @@ def select_cluster_mode(args: argparse.Namespace) -> None:
     os.environ[CLUSTER_ENV] = "1" if running else "0"
 
 
+def expected_failures() -> tuple[type[Exception], ...]:
+    """Failures with a one-line message saying what and what to do: printed as `error: ...`, exit 1."""
+    from database.cassandra_connection import CassandraUnavailable
+    from kafka.schema_registry import RegistryUnavailable
+    from local.errors import LocalModeError
+    from ops.errors import OperatorError
+    from ops.wire import KafkaUnreachable
+
+    return (LocalModeError, OperatorError, KafkaUnreachable, CassandraUnavailable, RegistryUnavailable)
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: these need the virtualenv's packages.
     from local import platform
@@ -277,6 +304,11 @@ def run(args: argparse.Namespace) -> int:
                 choices = ", ".join(chaos.TARGETS)
                 raise LocalModeError(f"unknown chaos target {', '.join(unknown)}: choose from {choices}")
             return chaos.main(args.rounds, args.rate, targets, args.down, args.recover_timeout)
+        if args.command == "reconcile":
+            from config.settings import load_settings
+            from ops import reconcile
+
+            return reconcile.main(load_settings(), args.topic, args.since, args.sample, sys.stderr.isatty())
         if args.command == "setup":
             from pipeline_setup import setup
 
@@ -305,7 +337,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.command == "down":
             stopped = platform.down(local)
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running.")
-    except LocalModeError as exc:
+    except expected_failures() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

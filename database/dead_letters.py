@@ -33,6 +33,20 @@ def read_day(session: Session, topic: str, day: dt.date, columns: str = "*", key
     return [row for hour in HOURS for row in session.execute(query, (topic, day, hour))]
 
 
+def read_hours(
+    session: Session, topic: str, hours: list[tuple[dt.date, int]], columns: str = "*", keyspace: str = KEYSPACE
+) -> list:
+    """A topic's dead letters in the given (UTC day, hour) partitions, read concurrently."""
+    query = session.prepare(f"SELECT {columns} FROM {keyspace}.{TABLE} WHERE topic = ? AND day = ? AND hour = ?")
+    arguments = [(topic, day, hour) for day, hour in hours]
+    rows = []
+    for ok, result in execute_concurrent_with_args(session, query, arguments, concurrency=32):
+        if not ok:
+            raise result
+        rows += list(result)
+    return rows
+
+
 def layout(session: Session, table: str, keyspace: str = KEYSPACE) -> str | None:
     """'hourly', 'daily' (the first layout), or None when the table does not exist."""
     columns = table_columns(session, table, keyspace)

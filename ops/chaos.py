@@ -6,7 +6,7 @@ Per round, in order: the driver, an executor, the Spark worker, the Kafka broker
 the producer. After each kill it waits `down_s`, restarts what died (`up`; a new producer process for the
 producer) and waits, bounded, until the job is healthy and has caught up. One line per kill: what, time to
 recover, the lag's peak. Then it stops producing, waits for the job to drain, reads the three topics with
-its own consumer and compares them with the tables by event id (ops/reconcile.py), and checks that every
+its own consumer and compares them with the tables by event id (ops/selection_reconcile.py), and checks that every
 record the producer logged as acknowledged is in Kafka with its event id. Exit 0 only if nothing is missing,
 doubled or extra, every acknowledged record is there, and every kill recovered within its bound.
 
@@ -35,7 +35,7 @@ from kafka.offsets import topic_end_offsets
 from local import platform as local_platform
 from local.errors import LocalModeError
 from local.pipeline_status import read_job_report, total_lag
-from ops.reconcile import Reconciliation, format_reconciliation, reconcile
+from ops.selection_reconcile import Reconciliation, format_reconciliation, reconcile
 
 TARGETS = ("driver", "executor", "worker", "broker", "registry", "cassandra", "producer")
 SAMPLE_EVERY_S = 1.0
