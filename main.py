@@ -151,6 +151,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--topic", action="append", help="a topic (or session, auth, activity); repeat for more; default all three"
     )
     reconcile.add_argument("--sample", type=int, default=20, help="events per topic compared field by field")
+    add_dead_letter_parsers(sub)
     test = sub.add_parser("test", help="run the whole test suite (starts local mode once, stops it at the end)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     # `produce` hands every flag to the producer's own parser.
@@ -165,6 +166,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.command == "produce":
         args.produce_args = argv[argv.index("produce") + 1 :]
     return args
+
+
+def add_dead_letter_parsers(sub) -> None:
+    dead = sub.add_parser("dead-letters", help="list, show and replay the records the job could not decode")
+    actions = dead.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="one dead letter: reason, schema id, key, headers, value preview")
+    show.add_argument("record_id", metavar="TOPIC:PARTITION:OFFSET", help="as `dead-letters list` prints it")
+    for name, text in (
+        ("list", "counts by topic, day and reason, and the newest dead letters"),
+        ("replay", "re-produce selected dead letters byte for byte to their topic; removed once acknowledged"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--topic", action="append", help="a topic (or session, auth, activity); repeatable")
+        action.add_argument("--days", type=int, default=7, help="the last DAYS UTC days, today included (default 7)")
+        action.add_argument("--day", help="one UTC day, e.g. 2026-12-04 (instead of --days)")
+        action.add_argument("--reason", help="only dead letters whose reason contains this text (any case)")
+        action.set_defaults(ids=None, dry_run=False, yes=False, keep=False)
+    replay = actions.choices["replay"]
+    replay.add_argument("--id", dest="ids", action="append", help="only this TOPIC:PARTITION:OFFSET; repeatable")
+    replay.add_argument("--dry-run", action="store_true", help="list what would be sent; send nothing")
+    replay.add_argument("--yes", action="store_true", help="no confirmation prompt (needed when not on a terminal)")
+    replay.add_argument("--keep", action="store_true", help="keep the dead letters after replaying them")
 
 
 def show_status(local, as_json: bool, watch_s: float | None) -> None:
@@ -309,6 +332,11 @@ def run(args: argparse.Namespace) -> int:
             from ops import reconcile
 
             return reconcile.main(load_settings(), args.topic, args.since, args.sample, sys.stderr.isatty())
+        if args.command == "dead-letters":
+            from config.settings import load_settings
+            from ops import dead_letter_tools
+
+            return dead_letter_tools.main(load_settings(), args)
         if args.command == "setup":
             from pipeline_setup import setup
 

@@ -23,6 +23,7 @@ TABLE = "dead_letters"
 STAGING = "dead_letters_moving"
 HOURS = range(24)
 VALUE_COLUMNS = ("reason", "schema_id", "raw_key", "raw_value", "produced_at", "failed_at")
+HEADER_COLUMNS = ("header_keys", "header_values")  # added later: copied when the source table has them
 KEY_COLUMNS = ("topic", "day", "hour", "kafka_partition", "kafka_offset")
 PAGE_ROWS = 500
 
@@ -58,11 +59,13 @@ def layout(session: Session, table: str, keyspace: str = KEYSPACE) -> str | None
 def _copy(session: Session, source: str, target: str, keyspace: str) -> int:
     """Upsert every row of `source` into `target` (hourly layout), keeping each row's remaining TTL."""
     has_hour = layout(session, source, keyspace) == "hourly"
-    selected = ", ".join(("topic", "day", "kafka_partition", "kafka_offset", *VALUE_COLUMNS))
+    present = table_columns(session, source, keyspace)
+    value_columns = (*VALUE_COLUMNS, *(c for c in HEADER_COLUMNS if c in present))
+    selected = ", ".join(("topic", "day", "kafka_partition", "kafka_offset", *value_columns))
     select = f"SELECT {selected}, {'hour, ' if has_hour else ''}TTL(reason) AS ttl FROM {keyspace}.{source}"
     insert = session.prepare(
-        f"INSERT INTO {keyspace}.{target} ({', '.join(KEY_COLUMNS + VALUE_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * (len(KEY_COLUMNS) + len(VALUE_COLUMNS)))}) USING TTL ?"
+        f"INSERT INTO {keyspace}.{target} ({', '.join(KEY_COLUMNS + value_columns)}) "
+        f"VALUES ({', '.join('?' * (len(KEY_COLUMNS) + len(value_columns)))}) USING TTL ?"
     )
     copied = 0
     batch: list[tuple] = []
@@ -75,7 +78,7 @@ def _copy(session: Session, source: str, target: str, keyspace: str) -> int:
 
     for row in session.execute(select, timeout=60):
         hour = row.hour if has_hour else (row.produced_at.hour if row.produced_at else 0)
-        values = tuple(getattr(row, c) for c in VALUE_COLUMNS)
+        values = tuple(getattr(row, c) for c in value_columns)
         # TTL 0 means "never expires": rows written without a TTL keep that.
         batch.append((row.topic, row.day, hour, row.kafka_partition, row.kafka_offset, *values, row.ttl or 0))
         copied += 1

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import re
 import tempfile
 import time
 import uuid
@@ -37,7 +36,8 @@ from config.settings import Settings
 from database import dead_letters
 from database.cassandra_connection import CassandraConnection
 from database.schema import KEYSPACE
-from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream
+from kafka.contract import LogStream
+from ops.args import parse_since, select_streams
 from ops.errors import OperatorError
 from ops.spill import Spill
 from ops.wire import OffsetRange, WireDecoder, offset_range, read_records
@@ -48,7 +48,7 @@ CONCURRENCY = 64
 
 
 class ReconcileError(OperatorError):
-    """Bad arguments or nothing to reconcile."""
+    """Nothing to reconcile, or no table to reconcile with."""
 
 
 @dataclass
@@ -76,37 +76,6 @@ class TopicAudit:
         shown = self.examples.setdefault(what, [])
         if len(shown) < EXAMPLES:
             shown.append(example)
-
-
-def parse_since(text: str, now: dt.datetime) -> int:
-    """`--since` as epoch milliseconds: an age (`90s`, `30m`, `2h`, `1d`) or an ISO time (UTC unless it says)."""
-    age = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
-    if age:
-        seconds = float(age.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[age.group(2)]
-        return int((now.timestamp() - seconds) * 1000)
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ReconcileError(
-            f"--since {text!r}: give an age such as 30m, 2h or 1d, or an ISO time such as 2026-12-04T05:00"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def select_streams(names: list[str] | None) -> tuple[LogStream, ...]:
-    """Streams by topic (`user_auth_logs`) or short name (`auth`); all three without names."""
-    if not names:
-        return STREAMS
-    chosen = []
-    for name in names:
-        stream = BY_TOPIC.get(name) or BY_NAME.get(name)
-        if stream is None:
-            choices = ", ".join(s.topic for s in STREAMS)
-            raise ReconcileError(f"unknown topic {name!r}: choose from {choices} (or session, auth, activity)")
-        chosen.append(stream)
-    return tuple(dict.fromkeys(chosen))
 
 
 def plain(value):

@@ -196,6 +196,8 @@ def read_topic(spark: SparkSession, settings: Settings, stream: LogStream) -> Da
         .option("subscribe", stream.topic)
         .option("startingOffsets", settings.spark_starting_offsets)
         .option("maxOffsetsPerTrigger", settings.spark_max_offsets_per_trigger)
+        # Headers travel with a dead letter, so `main.py dead-letters replay` can re-send a record exactly.
+        .option("includeHeaders", "true")
         .load()
     )
 

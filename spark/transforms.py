@@ -46,6 +46,7 @@ def _frame_columns() -> tuple[Column, ...]:
         F.col("timestamp").alias("produced_at"),
         F.col("key").alias("raw_key"),
         value.alias("raw_value"),
+        F.col("headers").alias("raw_headers"),
         F.when(error.isNull(), F.conv(F.hex(F.substring(value, 2, 4)), 16, 10).cast("int")).alias("schema_id"),
         F.when(error.isNull(), body).alias("payload"),
         error.alias("error"),
@@ -155,6 +156,10 @@ def _dead_letter_columns() -> tuple[Column, ...]:
         F.col("schema_id"),
         F.col("raw_key"),
         F.col("raw_value"),
+        # Headers as two parallel lists, so a replay re-sends them in order, repeated keys included. A CQL
+        # list cannot hold a null: a header without a value is kept with an empty one.
+        F.transform("raw_headers", lambda h: h["key"]).alias("header_keys"),
+        F.transform("raw_headers", lambda h: F.coalesce(h["value"], F.lit(b""))).alias("header_values"),
         F.col("produced_at"),
         F.current_timestamp().alias("failed_at"),
     )

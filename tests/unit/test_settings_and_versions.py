@@ -88,11 +88,12 @@ def test_registry_url_follows_the_target_deployment(monkeypatch: pytest.MonkeyPa
         load_settings()
 
 
-def test_compose_flag_applies_to_produce_only(capsys: pytest.CaptureFixture[str]) -> None:
+def test_compose_flag_applies_to_the_host_tools_only(capsys: pytest.CaptureFixture[str]) -> None:
     import main
 
     args = main.parse_args(["--compose", "produce", "--rate", "10"])
     assert args.compose and args.produce_args == ["--rate", "10"]
     with pytest.raises(SystemExit):
         main.parse_args(["--compose", "up"])
-    assert "--compose applies to `produce` only" in capsys.readouterr().err
+    assert "--compose applies to produce, doctor, reconcile, dead-letters only" in capsys.readouterr().err
+    assert main.parse_args(["--compose", "reconcile", "--since", "1h"]).compose

@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 import fastavro
 import pytest
 from pyspark.sql import Observation, Row
-from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 from pyspark.testing import assertDataFrameEqual
 
 from kafka.contract import ACTIVITY, SESSION
@@ -27,6 +36,9 @@ KAFKA_SCHEMA = StructType(
         StructField("partition", IntegerType()),
         StructField("offset", LongType()),
         StructField("timestamp", TimestampType()),
+        StructField(
+            "headers", ArrayType(StructType([StructField("key", StringType()), StructField("value", BinaryType())]))
+        ),
     ]
 )
 PRODUCED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -43,8 +55,9 @@ def wire(schema_id: int, payload: bytes, magic: bytes = b"\x00") -> bytes:
     return magic + struct.pack(">I", schema_id) + payload
 
 
-def kafka_rows(spark, values: list[bytes | None], topic: str = SESSION.topic):
-    rows = [(b"k", v, topic, 0, offset, PRODUCED.replace(tzinfo=None)) for offset, v in enumerate(values)]
+def kafka_rows(spark, values: list[bytes | None], topic: str = SESSION.topic, headers=None):
+    produced = PRODUCED.replace(tzinfo=None)
+    rows = [(b"k", v, topic, 0, offset, produced, headers) for offset, v in enumerate(values)]
     return spark.createDataFrame(rows, KAFKA_SCHEMA)
 
 
@@ -136,10 +149,14 @@ def test_each_bad_record_gets_its_reason(spark) -> None:
 
 def test_dead_letters_keep_raw_bytes_and_a_replay_stable_key(spark) -> None:
     value = b"\x07garbage"
-    dead = transforms.dead_letter_rows(transforms.frame(kafka_rows(spark, [value]))).collect()[0]
+    headers = [("trace", b"\x01\x02"), ("trace", b"\x03"), ("empty", None)]
+    dead = transforms.dead_letter_rows(transforms.frame(kafka_rows(spark, [value], headers=headers))).collect()[0]
     key = (dead.topic, dead.day, dead.hour, dead.kafka_partition, dead.kafka_offset)
     assert key == (SESSION.topic, PRODUCED.date(), PRODUCED.hour, 0, 0)
     assert bytes(dead.raw_value) == value and bytes(dead.raw_key) == b"k" and dead.failed_at is not None
+    # In order, repeated keys kept; a header without a value keeps its key with an empty value.
+    assert dead.header_keys == ["trace", "trace", "empty"]
+    assert [bytes(v) for v in dead.header_values] == [b"\x01\x02", b"\x03", b""]
 
 
 def test_an_optional_field_added_later_is_null_for_old_records_and_set_for_new(spark) -> None:

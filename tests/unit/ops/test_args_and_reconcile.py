@@ -4,7 +4,9 @@ import uuid
 import pytest
 
 from kafka.contract import AUTH, STREAMS
-from ops.reconcile import ReconcileError, parse_since, plain, select_streams, unequal_fields
+from ops.args import parse_record_id, parse_since, select_streams
+from ops.errors import OperatorError
+from ops.reconcile import plain, unequal_fields
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 
@@ -25,14 +27,14 @@ def test_since_is_an_age_or_a_time_utc_unless_it_says(text, expected):
 
 
 def test_a_since_that_is_neither_says_what_to_give():
-    with pytest.raises(ReconcileError, match="30m, 2h or 1d"):
+    with pytest.raises(OperatorError, match="30m, 2h or 1d"):
         parse_since("yesterday", NOW)
 
 
 def test_streams_by_topic_or_short_name_and_unknown_names_refused():
     assert select_streams(None) == STREAMS
     assert select_streams(["auth", "user_auth_logs"]) == (AUTH,)
-    with pytest.raises(ReconcileError, match="unknown topic 'clicks'"):
+    with pytest.raises(OperatorError, match="unknown topic 'clicks'"):
         select_streams(["clicks"])
 
 
@@ -43,3 +45,9 @@ def test_values_compare_alike_whichever_client_read_them():
     assert plain(avro["timestamp"]) == plain(row["timestamp"]) == 1767225601005
     assert unequal_fields(avro, row) == []
     assert unequal_fields({**avro, "n": 2.0, "missing_column": 1}, row) == ["n", "missing_column"]
+
+
+def test_record_ids_are_topic_partition_offset():
+    assert parse_record_id("auth:2:42") == (AUTH, 2, 42)
+    with pytest.raises(OperatorError, match="topic:partition:offset"):
+        parse_record_id("user_auth_logs:2")
