@@ -151,6 +151,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--topic", action="append", help="a topic (or session, auth, activity); repeat for more; default all three"
     )
     reconcile.add_argument("--sample", type=int, default=20, help="events per topic compared field by field")
+    doctor = sub.add_parser("doctor", help="is it wired right? one line per check, then a canary event per topic")
+    doctor.add_argument("--no-canary", action="store_true", help="skip the canary (it writes, then deletes, 3 rows)")
+    doctor.add_argument("--canary-timeout", type=float, default=60, help="seconds to wait for each canary row")
     add_dead_letter_parsers(sub)
     test = sub.add_parser("test", help="run the whole test suite (starts local mode once, stops it at the end)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
@@ -332,6 +335,15 @@ def run(args: argparse.Namespace) -> int:
             from ops import reconcile
 
             return reconcile.main(load_settings(), args.topic, args.since, args.sample, sys.stderr.isatty())
+        if args.command == "doctor":
+            from config.settings import load_settings
+            from config.versions import load_versions
+            from ops import doctor
+
+            local = None if args.compose else platform.Platform.load()
+            return doctor.main(
+                load_settings(), load_versions(), args.compose, not args.no_canary, args.canary_timeout, local
+            )
         if args.command == "dead-letters":
             from config.settings import load_settings
             from ops import dead_letter_tools

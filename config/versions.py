@@ -23,6 +23,7 @@ class Versions:
     spark_cassandra_connector: str
     log4j: str
     docker_compose: str
+    confluent_platform: str  # Compose's images
 
     def maven_properties(self) -> dict[str, str]:
         """The -D properties the poms under local/maven/ refer to."""
@@ -57,4 +58,5 @@ def load_versions() -> Versions:
         spark_cassandra_connector=pick("SPARK_CASSANDRA_CONNECTOR_VERSION"),
         log4j=pick("LOG4J_VERSION"),
         docker_compose=pick("DOCKER_COMPOSE_VERSION"),
+        confluent_platform=pick("CONFLUENT_PLATFORM_VERSION"),
     )
