@@ -214,7 +214,12 @@ def registry_version(settings: Settings, compose: bool) -> str | None:
 
 
 def check_versions(
-    settings: Settings, versions: Versions, cassandra: CassandraConnection | None, compose: bool, platform=None
+    settings: Settings,
+    versions: Versions,
+    cassandra: CassandraConnection | None,
+    compose: bool,
+    platform=None,
+    registry_up: bool = True,
 ) -> Iterator[Check]:
     import pyspark
 
@@ -222,13 +227,16 @@ def check_versions(
     if cassandra is not None:
         row = cassandra.session.execute("SELECT release_version FROM system.local").one()
         yield compared("cassandra version", row.release_version, versions.cassandra, refetch)
-    if compose:
+    if not registry_up:
+        yield skipped("registry version", "registry is down")
+    elif compose:
         yield compared(
             "registry version (Confluent Platform)", registry_version(settings, True), versions.confluent_platform,
             "pull the pinned images (`docker compose pull`) and recreate the stack",
         )  # fmt: skip
     else:
         yield compared("registry version", registry_version(settings, False), versions.apicurio_registry, refetch)
+    if not compose:
         yield compared("kafka version", kafka_version_local(platform), versions.kafka, refetch)
     yield compared(
         "pyspark version", pyspark.__version__, versions.spark, "reinstall requirements (`python3 main.py up` does)"
@@ -417,25 +425,32 @@ def check_canary(settings: Settings, cassandra: CassandraConnection | None, time
             )
 
 
+def skipped(name: str, because: str) -> Check:
+    return failed(name, f"not checked: {because}", f"fix the {because.split()[0]} check above first")
+
+
 def run_checks(
     settings: Settings, versions: Versions, compose: bool, canary: bool, canary_timeout_s: float, platform=None
 ) -> Iterator[Check]:
     if not compose:
         yield check_java()
-    yield check_kafka(settings)
-    yield check_registry(settings)
+    kafka, registry = check_kafka(settings), check_registry(settings)
+    yield kafka
+    yield registry
     try:
         cassandra = CassandraConnection.open(settings, retry_s=TIMEOUT_S)
     except CassandraUnavailable:
         cassandra = None
     try:
         yield check_cassandra(settings, cassandra)
-        yield check_spark_master(settings)
-        yield from check_versions(settings, versions, cassandra, compose, platform)
-        yield from check_topics(settings)
-        yield from check_schemas(settings)
+        master = check_spark_master(settings)
+        yield master
+        yield from check_versions(settings, versions, cassandra, compose, platform, registry.ok)
+        yield from check_topics(settings) if kafka.ok else [skipped("topics", "kafka listeners are down")]
+        yield from check_schemas(settings) if registry.ok else [skipped("schemas", "registry is down")]
         yield from check_tables(cassandra)
-        yield from check_job(settings, versions)
+        job = list(check_job(settings, versions)) if master.ok else [skipped("streaming job", "spark master is down")]
+        yield from job
         if canary:
             yield from check_canary(settings, cassandra, canary_timeout_s)
     finally:
