@@ -151,6 +151,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--topic", action="append", help="a topic (or session, auth, activity); repeat for more; default all three"
     )
     reconcile.add_argument("--sample", type=int, default=20, help="events per topic compared field by field")
+    reconcile.add_argument("--json", action="store_true", help="machine-readable output")
     doctor = sub.add_parser("doctor", help="is it wired right? one line per check, then a canary event per topic")
     doctor.add_argument("--no-canary", action="store_true", help="skip the canary (it writes, then deletes, 3 rows)")
     doctor.add_argument("--canary-timeout", type=float, default=60, help="seconds to wait for each canary row")
@@ -334,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
             from config.settings import load_settings
             from ops import reconcile
 
-            return reconcile.main(load_settings(), args.topic, args.since, args.sample, sys.stderr.isatty())
+            progress = sys.stderr.isatty() and not args.json
+            return reconcile.main(load_settings(), args.topic, args.since, args.sample, progress, args.json)
         if args.command == "doctor":
             from config.settings import load_settings
             from config.versions import load_versions

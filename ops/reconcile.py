@@ -19,6 +19,7 @@ Memory stays bounded whatever the range: event ids and partition keys are spille
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import tempfile
 import time
@@ -309,10 +310,22 @@ def format_audits(audits: list[TopicAudit], elapsed_s: float) -> str:
     return "\n".join(lines)
 
 
-def main(settings: Settings, topics: list[str] | None, since: str | None, sample: int, progress: bool) -> int:
+def as_json(audits: list[TopicAudit], elapsed_s: float) -> str:
+    topics = []
+    for a in audits:
+        counted = {k: getattr(a, k) for k in ("records", "decodable", "rows", "dead_letters", "missing", "doubled")}
+        extras = {k: getattr(a, k) for k in ("extra", "repeated", "canaries", "sample_checked")}
+        topics.append({"topic": a.topic, "table": a.table, **counted, **extras, "examples": a.examples})
+    return json.dumps({"topics": topics, "elapsed_s": round(elapsed_s, 2), "clean": all(a.clean for a in audits)})
+
+
+def main(
+    settings: Settings, topics: list[str] | None, since: str | None, sample: int, progress: bool, json_out: bool
+) -> int:
     streams = select_streams(topics)
     since_ms = parse_since(since, dt.datetime.now(dt.UTC)) if since else None
     started = time.monotonic()
     audits = reconcile_topics(settings, streams, since_ms, sample, progress)
-    print(format_audits(audits, time.monotonic() - started))
+    elapsed = time.monotonic() - started
+    print(as_json(audits, elapsed) if json_out else format_audits(audits, elapsed))
     return 0 if all(a.clean for a in audits) else 1
