@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -150,3 +151,27 @@ def test_dead_letter_commands_refuse_bad_input_with_one_line(pipeline) -> None:
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert done.stderr.startswith("error: ") and message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_replay_kafka_does_not_acknowledge_keeps_every_dead_letter(pipeline, cassandra) -> None:
+    settings = pipeline.settings
+    run = uuid.uuid4().hex[:10]
+    producer = Producer(producer_config(settings, settings.kafka_bootstrap_servers))
+    landed = []
+    for i in range(3):
+        producer.produce(
+            AUTH.topic, key=f"{run}-{i}".encode(), value=f"\x09{run} not wire format".encode(),
+            on_delivery=lambda err, msg: landed.append((msg.partition(), msg.offset())),
+        )  # fmt: skip
+    assert producer.flush(30) == 0 and len(landed) == 3
+    reason = "bad magic byte 0x09: not Confluent wire format"
+    wait_for(lambda: set(landed) <= set(dead_letters_with(cassandra, reason)), 180, "the dead letters")
+    ids = [arg for p, o in landed for arg in ("--id", f"{AUTH.topic}:{p}:{o}")]
+    unreachable = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "PRODUCER_MESSAGE_TIMEOUT_MS": "3000"}
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "main.py"), "dead-letters", "replay", *ids, "--yes"],
+        capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env={**os.environ, **unreachable},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "replayed 3 records: 0 acknowledged by Kafka, 3 failed; 0 dead letters removed" in done.stdout
+    assert set(landed) <= set(dead_letters_with(cassandra, reason)), "a dead letter went without an acknowledgement"
