@@ -98,7 +98,7 @@ def summary_markdown(results: dict) -> str:
         "",
         "| what | events (rows)/s |",
         "|---|---|",
-        f"| producer (Faker + AvroSerializer + registry + acks) | {_fmt(producer['producer_events_per_s'])} |",
+        f"| producer (Faker + wire encoder + registry + acks) | {_fmt(producer['producer_events_per_s'])} |",
         f"| raw librdkafka, same records | {_fmt(producer['raw_produce_events_per_s'])} |",
         f"| end-to-end sustained (lag bounded) | {_fmt(sustained['events_per_s'])} |",
         f"| Cassandra write ceiling, cassandra-driver (best of the search) | {_fmt(ceiling['rows_per_s'])} |",

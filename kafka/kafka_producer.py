@@ -25,14 +25,13 @@ from typing import TextIO
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from tqdm import tqdm
 
 from config.settings import Settings, load_settings
 from kafka import schema_registry
 from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream
 from kafka.logs_generators import Event, LogGenerator
+from kafka.wire_encoder import WireEncoder
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +119,8 @@ def wall_clock_events(generator: LogGenerator, streams: Iterable[LogStream]) -> 
                 yield event
 
 
-def _contract_subject(stream: LogStream):
-    """The subject is the contract's `<topic>-value`, whatever topic the record goes to."""
-    return lambda _ctx, _record_name: stream.subject
-
-
 class LogProducer:
-    """A confluent-kafka Producer with one AvroSerializer per stream; flushes on close."""
+    """A confluent-kafka Producer with one wire encoder per stream (kafka/wire_encoder.py); flushes on close."""
 
     def __init__(
         self,
@@ -144,16 +138,9 @@ class LogProducer:
         self._stop = False
         self._check_broker()
         client = SchemaRegistryClient({"url": self.registry_url})
-        schema_registry.register_all(client, self.registry_url, settings.registry_retry_s)
-        self.serializers = {
-            s.name: AvroSerializer(
-                client,
-                s.schema_str,
-                conf={"auto.register.schemas": False, "subject.name.strategy": _contract_subject(s)},
-            )
-            for s in STREAMS
-        }
-        self.contexts = {s.name: SerializationContext(self.topics[s.name], MessageField.VALUE) for s in STREAMS}
+        # The ids the registry returns for the contract's schemas: never assumed, a refusal names the field.
+        ids = schema_registry.register_all(client, self.registry_url, settings.registry_retry_s)
+        self.encoders = {s.name: WireEncoder(s, ids[s.subject]) for s in STREAMS}
         self.producer = Producer(producer_config(settings, self.bootstrap) | {"error_cb": self._on_error})
         self.last_error: str | None = None
         self.ack_log: TextIO | None = None  # when set: one line per acknowledged record (see `acked_records`)
@@ -184,7 +171,7 @@ class LogProducer:
     def produce_one(self, event: Event, queue_full_timeout_s: float) -> bool:
         """Serialize and hand one event to librdkafka; wait while its queue is full, up to a bound."""
         name = event.stream.name
-        value = self.serializers[name](event.value, self.contexts[name])
+        value = self.encoders[name](event.value)
         topic = self.topics[name]
         on_delivery = self.tally.on_delivery if self.ack_log is None else self._logging_delivery(event)
         deadline = None
@@ -328,36 +315,119 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="force the progress bar on/off"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="split generation and producing over N processes (count and rate split evenly, seeds SEED+i); "
+        "one combined report",
+    )
     return parser
 
 
+def produce_part(args: argparse.Namespace, part: int, results) -> None:
+    """One of `--processes N`: its share of the count and rate, its own seed; its tally goes to `results`."""
+    settings = load_settings()
+    try:
+        producer = LogProducer(settings, args.bootstrap_servers, args.schema_registry_url)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, producer.stop)
+        seed = None if args.seed is None else args.seed + part
+        events = wall_clock_events(LogGenerator(seed=seed, user_prefix=args.user_prefix), args.topics)
+        tally = producer.run(events, rate=args.rate, count=args.count, duration_s=args.duration, progress=False)
+        results.put((part, tally, None))
+    except Exception as exc:  # reported by the parent as this process's failure, with its type
+        results.put((part, None, f"{type(exc).__name__}: {exc}"))
+
+
+def split(total: int | None, parts: int) -> list[int | None]:
+    """`total` in `parts` shares differing by at most one (None stays None: no limit)."""
+    if total is None:
+        return [None] * parts
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def combine(tallies: Iterable[DeliveryTally]) -> DeliveryTally:
+    combined = DeliveryTally()
+    for tally in tallies:
+        for name in ("sent", "acked", "failed", "errors"):
+            getattr(combined, name).update(getattr(tally, name))
+    return combined
+
+
+def run_processes(args: argparse.Namespace) -> tuple[DeliveryTally, list[str]]:
+    """Start `--processes` producers (spawned: no librdkafka state crosses a fork), wait, combine their tallies."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    counts, parts = split(args.count, args.processes), []
+    for part, count in enumerate(counts):
+        share = argparse.Namespace(**{**vars(args), "count": count, "rate": args.rate / args.processes})
+        process = context.Process(target=produce_part, args=(share, part, results), name=f"producer-{part}")
+        process.start()
+        parts.append(process)
+
+    def forward(signum, _frame) -> None:  # Ctrl-C or a stop: every part stops, flushes and reports
+        for process in parts:
+            if process.is_alive():
+                process.terminate()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    tallies, errors = [], []
+    for _ in parts:
+        part, tally, error = results.get()
+        if error:
+            errors.append(f"producer process {part}: {error}")
+        else:
+            tallies.append(tally)
+    for process in parts:
+        process.join()
+    return combine(tallies), errors
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2"):  # one line per registry request otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = load_settings()
-    args = build_parser(settings).parse_args(argv)
-    try:
+    parser = build_parser(settings)
+    args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes > 1 and args.ack_log:
+        parser.error("--ack-log needs --processes 1 (one log, one producer)")
+    try:  # also the check before starting processes: Kafka, the topics and the schemas, one clear error
         producer = LogProducer(settings, args.bootstrap_servers, args.schema_registry_url)
     except (ProducerStartError, schema_registry.RegistryUnavailable, schema_registry.IncompatibleSchema) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, producer.stop)
     started = time.monotonic()
-    events = wall_clock_events(LogGenerator(seed=args.seed, user_prefix=args.user_prefix), args.topics)
-    with contextlib.ExitStack() as stack:
-        if args.ack_log:
-            producer.ack_log = stack.enter_context(args.ack_log.open("a", buffering=1 << 16))
-        tally = producer.run(events, rate=args.rate, count=args.count, duration_s=args.duration, progress=args.progress)
+    errors: list[str] = []
+    if args.processes > 1:
+        producer.producer.flush(0)
+        del producer
+        tally, errors = run_processes(args)
+    else:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, producer.stop)
+        events = wall_clock_events(LogGenerator(seed=args.seed, user_prefix=args.user_prefix), args.topics)
+        with contextlib.ExitStack() as stack:
+            if args.ack_log:
+                producer.ack_log = stack.enter_context(args.ack_log.open("a", buffering=1 << 16))
+            tally = producer.run(
+                events, rate=args.rate, count=args.count, duration_s=args.duration, progress=args.progress
+            )
     print(format_report(tally, time.monotonic() - started))
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
     if not tally.all_delivered:
         print(
             f"error: {tally.total_sent - tally.total_acked} of {tally.total_sent} events were not delivered",
             file=sys.stderr,
         )
-        return 1
-    return 0
+    return 1 if errors or not tally.all_delivered else 0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ the dead-letter table, event id by event id, trusting nothing the job says.
 
 Per topic, from the first record at or after `--since` (the log's start without it) to the end as it is when
 the run starts: our own consumer reads every record and decodes it by its schema id; each decodable event
-must have exactly one row (looked up by its partition key within the events' time span), and each record
+must have exactly one row (looked up by its partition key within the events' time span, widened by an hour on
+each side so that a second row at another event time is seen), and each record
 that has no row must be in the dead letters at its partition and offset. Counted per topic:
 
 - records, decodable: what the range holds, and what decodes by its schema id;
@@ -45,6 +46,9 @@ from ops.spill import Spill
 from ops.wire import OffsetRange, WireDecoder, offset_range, read_records
 
 SHARDS = 64
+# Rows are read within each partition key's event-time span, widened by this much on both sides: a second row
+# of an event (an event time rewritten) further away than this is not seen.
+DOUBLED_SLACK_MS = 3_600_000
 EXAMPLES = 5
 CONCURRENCY = 64
 
@@ -178,7 +182,8 @@ class TopicReconciler:
             for partition_key, event_ms in self.keys.shard(shard):
                 known = spans.setdefault(partition_key, [event_ms, event_ms])
                 known[0], known[1] = min(known[0], event_ms), max(known[1], event_ms)
-            arguments = [(as_key(k), _utc(lo), _utc(hi)) for k, (lo, hi) in spans.items()]
+            slack = DOUBLED_SLACK_MS
+            arguments = [(as_key(k), _utc(lo - slack), _utc(hi + slack)) for k, (lo, hi) in spans.items()]
             results = execute_concurrent_with_args(
                 self.cassandra.session,
                 query,

@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from kafka import schema_registry
@@ -23,6 +23,7 @@ from kafka.contract import AUTH, SESSION, STREAMS, LogStream
 from kafka.kafka_producer import LogProducer
 from kafka.logs_generators import LogGenerator
 from kafka.topics import create_topics, topics_as_configured
+from kafka.wire_encoder import WireEncoder
 from local.kafka_tools import bin_dir
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -251,3 +252,19 @@ def test_cli_fails_clearly_without_a_registry(settings, topics) -> None:
     done = run_cli("--count", "10", "--schema-registry-url", "http://127.0.0.1:1", env={"SCHEMA_REGISTRY_RETRY_S": "3"})
     assert done.returncode == 1
     assert "error: schema registry at http://127.0.0.1:1 unreachable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_wire_encoder_writes_the_bytes_avro_serializer_writes(settings, topics) -> None:
+    """The producer's fastavro path against confluent-kafka's AvroSerializer, record by record, with the ids
+    the registry returns for the contract's schemas."""
+    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    ids = schema_registry.register_all(client, settings.schema_registry_url, 10)
+    for stream in STREAMS:
+        subject = stream.subject
+        conf = {"auto.register.schemas": False, "subject.name.strategy": lambda _ctx, _name, s=subject: s}
+        serializer = AvroSerializer(client, stream.schema_str, conf=conf)
+        context = SerializationContext(stream.topic, MessageField.VALUE)
+        encoder = WireEncoder(stream, ids[subject])
+        values = [e.value for e in seeded_events(seed=77, sessions=200) if e.stream is stream]
+        assert values
+        assert [encoder(v) for v in values] == [serializer(v, context) for v in values], stream.topic
