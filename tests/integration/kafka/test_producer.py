@@ -268,3 +268,15 @@ def test_the_wire_encoder_writes_the_bytes_avro_serializer_writes(settings, topi
         values = [e.value for e in seeded_events(seed=77, sessions=200) if e.stream is stream]
         assert values
         assert [encoder(v) for v in values] == [serializer(v, context) for v in values], stream.topic
+
+
+def test_two_producer_processes_give_one_report_and_every_event_once(settings, topics) -> None:
+    before = {s.topic: end_offsets(settings, s.topic) for s in STREAMS}
+    done = run_cli("--count", "3001", "--rate", "0", "--processes", "2", "--seed", "41")
+    assert done.returncode == 0, done.stdout + done.stderr
+    total = next(line for line in done.stdout.splitlines() if line.startswith("total"))
+    assert total.split()[1:5] == ["3001", "3001", "0", "0"], total
+    grown = sum(sum(end_offsets(settings, s.topic).values()) - sum(before[s.topic].values()) for s in STREAMS)
+    assert grown == 3001
+    refused = run_cli("--count", "1", "--processes", "2", "--ack-log", "/dev/null")
+    assert refused.returncode == 2 and "--ack-log needs --processes 1" in refused.stderr
