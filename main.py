@@ -117,12 +117,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "what",
         nargs="?",
         default="all",
-        choices=["all", "producer", "latency", "drain", "sustained", "soak"],
+        choices=["all", "producer", "latency", "drain", "sustained", "soak", "nulls"],
         help="all (default): the whole suite, which stops and restarts local mode; against a running local mode: "
         "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
         "drain: end-to-end events/s for a backlog of --events; "
         "sustained: the highest rate the job keeps up with (a search from --rate, trials of --duration s); "
-        "soak: --minutes of steady load, RSS/lag/p99/disk per minute and whether each stays flat",
+        "soak: --minutes of steady load, RSS/lag/p99/disk per minute and whether each stays flat; "
+        "nulls: what writing null fields (tombstones) costs against leaving them unset, in a keyspace of its own",
     )
     bench.add_argument("--quick", action="store_true", help="all: a small load, under 5 minutes (full: about 18)")
     bench.add_argument("--events", type=int, default=300_000, help="events per measurement")

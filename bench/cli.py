@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import e2e_bench, producer_bench, startup, suite, sustained
+from bench import e2e_bench, nulls, producer_bench, startup, suite, sustained
 from bench.cpu import CpuUsage, format_cpu
 from bench.machine import machine_info
 from bench.memory import PeakMemory
@@ -56,6 +56,9 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
         elif what == "sustained":
             results = sustained.search(settings, start_rate=rate, trials=SUSTAINED_TRIALS, duration_s=duration_s)
             summary = f"sustained rate: {results['events_per_s']:,.0f} events/s"
+        elif what == "nulls":
+            results = nulls.run(settings, events=events)
+            summary = nulls.format_results(results)
         elif what == "latency":
             results = e2e_bench.measure(settings, rate=rate, duration_s=duration_s, count=None)
             summary = e2e_bench.format_results(results)
