@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import random
 import signal
 import sys
 import time
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from config.settings import Settings, load_settings
 from kafka import schema_registry
 from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream
+from kafka.load_profiles import PROFILES, BurstyPacer, Malformer, late_events
 from kafka.logs_generators import Event, LogGenerator
 from kafka.wire_encoder import WireEncoder
 
@@ -68,6 +70,7 @@ class DeliveryTally:
     acked: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
+    malformed: Counter = field(default_factory=Counter)  # records broken on purpose (`--profile malformed`), by kind
 
     def on_delivery(self, err: KafkaError | None, msg) -> None:
         if err is not None:
@@ -168,10 +171,15 @@ class LogProducer:
     def stop(self, *_: object) -> None:
         self._stop = True
 
-    def produce_one(self, event: Event, queue_full_timeout_s: float) -> bool:
+    def produce_one(self, event: Event, queue_full_timeout_s: float, malformer: Malformer | None = None) -> bool:
         """Serialize and hand one event to librdkafka; wait while its queue is full, up to a bound."""
         name = event.stream.name
-        value = self.encoders[name](event.value)
+        if malformer is None:
+            value = self.encoders[name](event.value)
+        else:
+            value, kind = malformer(event, self.encoders[name])
+            if kind is not None:
+                self.tally.malformed[kind] += 1
         topic = self.topics[name]
         on_delivery = self.tally.on_delivery if self.ack_log is None else self._logging_delivery(event)
         deadline = None
@@ -203,9 +211,11 @@ class LogProducer:
         count: int | None = None,
         duration_s: float | None = None,
         progress: bool | None = None,
+        pacer: Pacer | BurstyPacer | None = None,
+        malformer: Malformer | None = None,
     ) -> DeliveryTally:
         """Produce until `count` events, `duration_s` seconds, the end of `events`, or a stop signal."""
-        pacer = Pacer(rate)
+        pacer = pacer or Pacer(rate)
         started = time.monotonic()
         queue_full_timeout_s = self.settings.producer_message_timeout_ms / 1000
         show_bar = sys.stderr.isatty() if progress is None else progress
@@ -218,7 +228,7 @@ class LogProducer:
                     break
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     break
-                if not self.produce_one(event, queue_full_timeout_s):
+                if not self.produce_one(event, queue_full_timeout_s, malformer):
                     log.error(
                         "producer queue full for %.0f s (%s): stopping generation; see the report below",
                         queue_full_timeout_s,
@@ -276,6 +286,9 @@ def format_report(tally: DeliveryTally, elapsed_s: float) -> str:
         f"{'total':<22} {tally.total_sent:>10} {tally.total_acked:>10} {tally.total_failed:>8} {undelivered:>12}"
         f"   ({rate:,.0f} acked events/s over {elapsed_s:.1f} s)"
     )
+    if tally.malformed:
+        kinds = ", ".join(f"{kind} x{n}" for kind, n in sorted(tally.malformed.items()) if n)
+        lines.append(f"malformed on purpose: {sum(tally.malformed.values())} ({kinds}); each is a dead letter")
     if tally.errors:
         lines.append("delivery errors: " + ", ".join(f"{name} x{n}" for name, n in tally.errors.most_common()))
     return "\n".join(lines)
@@ -316,6 +329,14 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="force the progress bar on/off"
     )
     parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="steady",
+        help="steady: even pace; bursty: 10x the rate for 5 s every minute; late: --share of events minutes to "
+        "hours behind, out of order; malformed: --share of records broken in each way dead letters name",
+    )
+    parser.add_argument("--share", type=float, default=0.05, help="late, malformed: the share of events (0.05)")
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -323,6 +344,20 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         "one combined report",
     )
     return parser
+
+
+def profiled(args: argparse.Namespace, seed: int | None) -> dict:
+    """The events, pacer and malformer of `--profile` (what `LogProducer.run` takes besides its bounds)."""
+    rng = random.Random(None if seed is None else seed + 1)
+    events = wall_clock_events(LogGenerator(seed=seed, user_prefix=args.user_prefix), args.topics)
+    run = {"events": events, "rate": args.rate}
+    if args.profile == "bursty":
+        run["pacer"] = BurstyPacer(args.rate)
+    elif args.profile == "late":
+        run["events"] = late_events(events, args.share, rng)
+    elif args.profile == "malformed":
+        run["malformer"] = Malformer(args.share, rng)
+    return run
 
 
 def produce_part(args: argparse.Namespace, part: int, results) -> None:
@@ -333,8 +368,7 @@ def produce_part(args: argparse.Namespace, part: int, results) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, producer.stop)
         seed = None if args.seed is None else args.seed + part
-        events = wall_clock_events(LogGenerator(seed=seed, user_prefix=args.user_prefix), args.topics)
-        tally = producer.run(events, rate=args.rate, count=args.count, duration_s=args.duration, progress=False)
+        tally = producer.run(**profiled(args, seed), count=args.count, duration_s=args.duration, progress=False)
         results.put((part, tally, None))
     except Exception as exc:  # reported by the parent as this process's failure, with its type
         results.put((part, None, f"{type(exc).__name__}: {exc}"))
@@ -350,7 +384,7 @@ def split(total: int | None, parts: int) -> list[int | None]:
 def combine(tallies: Iterable[DeliveryTally]) -> DeliveryTally:
     combined = DeliveryTally()
     for tally in tallies:
-        for name in ("sent", "acked", "failed", "errors"):
+        for name in ("sent", "acked", "failed", "errors", "malformed"):
             getattr(combined, name).update(getattr(tally, name))
     return combined
 
@@ -398,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--processes must be at least 1")
     if args.processes > 1 and args.ack_log:
         parser.error("--ack-log needs --processes 1 (one log, one producer)")
+    if not 0 <= args.share <= 1:
+        parser.error("--share is a share of events, from 0 to 1")
     try:  # also the check before starting processes: Kafka, the topics and the schemas, one clear error
         producer = LogProducer(settings, args.bootstrap_servers, args.schema_registry_url)
     except (ProducerStartError, schema_registry.RegistryUnavailable, schema_registry.IncompatibleSchema) as exc:
@@ -412,13 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, producer.stop)
-        events = wall_clock_events(LogGenerator(seed=args.seed, user_prefix=args.user_prefix), args.topics)
         with contextlib.ExitStack() as stack:
             if args.ack_log:
                 producer.ack_log = stack.enter_context(args.ack_log.open("a", buffering=1 << 16))
-            tally = producer.run(
-                events, rate=args.rate, count=args.count, duration_s=args.duration, progress=args.progress
-            )
+            run = profiled(args, args.seed)
+            tally = producer.run(**run, count=args.count, duration_s=args.duration, progress=args.progress)
     print(format_report(tally, time.monotonic() - started))
     for error in errors:
         print(f"error: {error}", file=sys.stderr)

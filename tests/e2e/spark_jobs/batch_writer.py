@@ -66,6 +66,7 @@ def main(stream_name: str, topic: str, keyspace: str, control_dir: str) -> int:
             .option("subscribe", topic)
             .option("startingOffsets", "earliest")
             .option("endingOffsets", "latest")
+            .option("includeHeaders", "true")  # as the job reads (its dead letters keep the headers)
             .load()
         )
         before = dict(writer.rows_written)
