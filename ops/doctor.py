@@ -34,7 +34,8 @@ from database.dead_letters import HEADER_COLUMNS
 from database.dead_letters import TABLE as DEAD_LETTERS
 from database.schema import KEYSPACE, cql_type, table_columns
 from kafka.contract import STREAMS
-from kafka.schema_registry import COMPATIBILITY, RegistryUnavailable, with_retry
+from kafka.kafka_producer import ProducerStartError
+from kafka.schema_registry import COMPATIBILITY, IncompatibleSchema, RegistryUnavailable, with_retry
 from kafka.topics import wanted_configs
 from ops.canary import run_canary
 
@@ -408,7 +409,7 @@ def check_canary(settings: Settings, cassandra: CassandraConnection | None, time
         return
     try:
         results = run_canary(settings, cassandra, timeout_s)
-    except Exception as exc:  # the producer's start errors: one line, the type says which
+    except (ProducerStartError, RegistryUnavailable, IncompatibleSchema) as exc:
         yield failed("canary", f"could not produce ({exc})", "see the checks above")
         return
     for result in results:
