@@ -25,9 +25,9 @@ from kafka.logs_generators import LogGenerator
 LINEAGE = ("kafka_partition", "kafka_offset", "produced_at")
 
 
-def insert_statements(stream) -> str:
+def insert_statements(keyspace: str, stream) -> str:
     columns = [*stream.field_names, "event_day", *LINEAGE]
-    return f"INSERT INTO user_logs.{stream.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    return f"INSERT INTO {keyspace}.{stream.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def job_rows(count: int, seed: int) -> list[tuple[str, dict]]:
@@ -57,7 +57,7 @@ def _rows(count: int, seed: int) -> list[tuple[str, tuple]]:
 def _worker(settings: Settings, rows: int, seed: int, in_flight: int, start, results) -> None:
     work = _rows(rows, seed)
     with CassandraConnection.open(settings, retry_s=30) as cassandra:
-        prepared = {s.name: cassandra.prepare(insert_statements(s)) for s in STREAMS}
+        prepared = {s.name: cassandra.prepare(insert_statements(settings.cassandra_keyspace, s)) for s in STREAMS}
         statements = [(prepared[name], values) for name, values in work]
         start.wait(timeout=120)
         began = time.perf_counter()

@@ -1,6 +1,7 @@
 """`python3 main.py bench [--quick]` runs the whole suite (bench/suite.py); `bench producer|latency|drain|sustained`
 runs one measurement against an already running local mode (single-node or cluster), with where the CPU
-went and the peak memory. Results go to bench-results/ (git-ignored)."""
+went and the peak memory. Results go to bench-results/ (git-ignored). Steps that need the streaming job
+run it in the bench's own topics and keyspace (bench/namespace.py): the user's data is never touched."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from bench import e2e_bench, nulls, producer_bench, startup, suite, sustained
 from bench.cpu import CpuUsage, format_cpu
 from bench.machine import machine_info
 from bench.memory import PeakMemory
-from config.settings import PROJECT_ROOT, load_settings
+from bench.namespace import BenchNamespace, NamespaceError
+from config.settings import PROJECT_ROOT, Settings, load_settings
 from local.platform import Platform
 
 RESULTS_DIR = suite.RESULTS_DIR
 SUSTAINED_TRIALS = 4  # a search of `bench sustained`: double or halve, then bisect
+WARMUP_S = 30.0
 
 
 def save(name: str, results: dict) -> Path:
@@ -31,7 +34,7 @@ def run_suite(quick: bool) -> int:
     profile = suite.QUICK if quick else suite.FULL
     try:
         _, folder = suite.run(profile)
-    except (startup.StartupError, suite.BenchError) as exc:
+    except (startup.StartupError, suite.BenchError, NamespaceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print()
@@ -49,6 +52,27 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
     mode = "cluster" if settings.cluster else "single-node"
     print(f"machine: {cpus} CPUs ({model}), {memory_gb} GB, Python {machine['python']}; local mode: {mode}")
     platform = Platform.load()
+    if what in ("producer", "nulls"):  # their own topics or keyspace, no job
+        results, summary, cpu, peak = _measured(platform, settings, what, events, rate, duration_s)
+    else:
+        try:
+            with BenchNamespace(platform) as bench_settings:
+                print(f"the bench's own job runs; warming it for {WARMUP_S:.0f} s ...", flush=True)
+                suite.settle(bench_settings, WARMUP_S)
+                results, summary, cpu, peak = _measured(platform, bench_settings, what, events, rate, duration_s)
+        except (NamespaceError, suite.BenchError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(summary)
+    print(format_cpu(cpu))
+    print(f"peak RSS of the whole stack: {peak['peak_rss_mb_total']:,} MB")
+    path = save(f"{what}-{mode}", {"machine": machine, "mode": mode, **results, "cpu": cpu, "memory": peak})
+    print(f"results: {path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+def _measured(platform: Platform, settings: Settings, what: str, events: int, rate: float, duration_s: float):
+    """(results, summary, CPU use, peak memory) of one measurement."""
     with CpuUsage(platform) as cpu, PeakMemory(platform) as memory:
         if what == "producer":
             results = producer_bench.run(settings, events=events)
@@ -65,26 +89,20 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
         else:
             results = e2e_bench.measure(settings, rate=0, duration_s=None, count=events)
             summary = e2e_bench.format_results(results)
-    print(summary)
-    print(format_cpu(cpu.result))
-    peak = memory.results()
-    print(f"peak RSS of the whole stack: {peak['peak_rss_mb_total']:,} MB")
-    path = save(f"{what}-{mode}", {"machine": machine, "mode": mode, **results, "cpu": cpu.result, "memory": peak})
-    print(f"results: {path.relative_to(PROJECT_ROOT)}")
-    return 0
+    return results, summary, cpu.result, memory.results()
 
 
 def run_soak(minutes: int, rate: float | None) -> int:
     from bench import soak
     from bench.measured import default_rate
 
-    settings = load_settings()
     if rate is None:
         rate, why = default_rate()
         print(f"rate {rate:,.0f} events/s: {why}")
     try:
-        results = soak.run(settings, minutes, rate)
-    except TimeoutError as exc:
+        with BenchNamespace(Platform.load()) as bench_settings:
+            results = soak.run(bench_settings, minutes, rate)
+    except (TimeoutError, NamespaceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     folder = soak.write({"machine": machine_info(), **results})

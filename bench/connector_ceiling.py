@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench.cassandra_ceiling import rows_by_table
 from config.settings import Settings
-from database.schema import KEYSPACE
 from kafka.contract import STREAMS
 from spark.cassandra_sink import connector_conf
 
@@ -48,8 +47,9 @@ def _spark_value(value):
 def _frames(spark, settings: Settings, count: int, seed: int) -> dict:
     """One cached DataFrame per table, in the table's own column types, split like the job's 3 partitions."""
     frames = {}
+    keyspace = settings.cassandra_keyspace
     for table, rows in rows_by_table(count, seed).items():
-        schema = spark.read.format("org.apache.spark.sql.cassandra").options(keyspace=KEYSPACE, table=table).load()
+        schema = spark.read.format("org.apache.spark.sql.cassandra").options(keyspace=keyspace, table=table).load()
         names = schema.columns
         # The connector reads uuid columns as strings.
         data = [tuple(_spark_value(row.get(name)) for name in names) for row in rows]
@@ -59,15 +59,15 @@ def _frames(spark, settings: Settings, count: int, seed: int) -> dict:
     return frames
 
 
-def _write(table: str, frame) -> None:
-    frame.write.format("org.apache.spark.sql.cassandra").options(keyspace=KEYSPACE, table=table).mode("append").save()
+def _write(keyspace: str, table: str, frame) -> None:
+    frame.write.format("org.apache.spark.sql.cassandra").options(keyspace=keyspace, table=table).mode("append").save()
 
 
-def _write_all(frames: dict) -> float:
+def _write_all(keyspace: str, frames: dict) -> float:
     """The three tables side by side, as the job's three queries write them."""
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(frames)) as pool:
-        for future in [pool.submit(_write, table, frame) for table, frame in frames.items()]:
+        for future in [pool.submit(_write, keyspace, table, frame) for table, frame in frames.items()]:
             future.result()
     return time.perf_counter() - started
 
@@ -77,12 +77,12 @@ def measure(settings: Settings, rows: int, runs: int = 2) -> dict:
     spark = _session(settings)
     spark.sparkContext.setLogLevel("ERROR")
     try:
-        _write_all(_frames(spark, settings, WARMUP_ROWS, seed=7))
+        _write_all(settings.cassandra_keyspace, _frames(spark, settings, WARMUP_ROWS, seed=7))
         measured = []
         for run in range(runs):
             frames = _frames(spark, settings, rows, seed=8 + run)
             total = sum(frame.count() for frame in frames.values())
-            measured.append((total, _write_all(frames)))
+            measured.append((total, _write_all(settings.cassandra_keyspace, frames)))
             for frame in frames.values():
                 frame.unpersist()
     finally:

@@ -4,8 +4,8 @@ them in Cassandra, and read each row's write time (WRITETIME) against its Kafka 
     python3 main.py bench latency --rate 1000 --duration 60   # per-event latency percentiles at a fixed rate
     python3 main.py bench drain --events 200000               # throughput: a backlog produced at full speed
 
-The streaming job must be running (`python3 main.py up --no-producer`): a background generator would mix
-its load into the numbers.
+Both run in the bench's own topics and keyspace, with its own run of the job (bench/namespace.py); the
+pipeline's job and generator are paused meanwhile, so nothing mixes its load into the numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 from config.settings import Settings
 from database.cassandra_connection import CassandraConnection
-from kafka.contract import STREAMS
+from kafka.contract import STREAMS, streams
 from kafka.kafka_producer import LogProducer
 from kafka.logs_generators import Event, LogGenerator
 
@@ -31,9 +31,11 @@ PARTITION_KEY = {"session": "user_id", "auth": "user_id", "activity": "session_i
 class Recorder:
     """Wall-clock sessions of fresh users, remembering every partition they touch."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int | None = None) -> None:
+        """A seed gives the same events (ids, users, keys) again: the peer bench drains one backlog twice."""
         run = uuid.uuid4()
-        self.generator = LogGenerator(seed=run.int % 2**32, users=2000, user_prefix=f"bench_{run.hex[:8]}")
+        seed = run.int % 2**32 if seed is None else seed
+        self.generator = LogGenerator(seed=seed, users=2000, user_prefix=f"bench_{seed:08x}")
         self.partitions: dict[str, set] = defaultdict(set)
 
     def events(self) -> Iterator[Event]:
@@ -45,13 +47,13 @@ class Recorder:
                 yield event
 
 
-def _fetch(cassandra: CassandraConnection, recorder: Recorder) -> dict[str, list[tuple]]:
+def _fetch(cassandra: CassandraConnection, keyspace: str, recorder: Recorder) -> dict[str, list[tuple]]:
     """(produced_at ms, write time ms) of every row under the recorded partitions."""
     rows: dict[str, list[tuple]] = {}
     for stream in STREAMS:
         key = PARTITION_KEY[stream.name]
         query = cassandra.prepare(
-            f"SELECT produced_at, WRITETIME(kafka_offset) AS written FROM user_logs.{stream.table} WHERE {key} = ?"
+            f"SELECT produced_at, WRITETIME(kafka_offset) AS written FROM {keyspace}.{stream.table} WHERE {key} = ?"
         )
         params = [(p,) for p in recorder.partitions[stream.name]]
         results = execute_concurrent_with_args(
@@ -70,18 +72,26 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
-def measure(settings: Settings, rate: float, duration_s: float | None, count: int | None, wait_s: float = 600) -> dict:
-    recorder = Recorder()
+def measure(
+    settings: Settings,
+    rate: float,
+    duration_s: float | None,
+    count: int | None,
+    wait_s: float = 600,
+    seed: int | None = None,
+    pacer=None,
+) -> dict:
+    recorder = Recorder(seed)
     producer = LogProducer(settings)
     started = time.time()
-    tally = producer.run(recorder.events(), rate=rate, count=count, duration_s=duration_s, progress=False)
+    tally = producer.run(recorder.events(), rate=rate, count=count, duration_s=duration_s, progress=False, pacer=pacer)
     produced_s = time.time() - started
     assert tally.all_delivered, "not every event was acknowledged by Kafka"
-    expected = {s.name: tally.acked[s.topic] for s in STREAMS}
+    expected = {s.name: tally.acked[s.topic] for s in streams(settings.topic_prefix)}
     with CassandraConnection.open(settings) as cassandra:
         deadline = time.monotonic() + wait_s
         while True:
-            rows = _fetch(cassandra, recorder)
+            rows = _fetch(cassandra, settings.cassandra_keyspace, recorder)
             if all(len(rows[s.name]) >= expected[s.name] for s in STREAMS) or time.monotonic() > deadline:
                 break
             time.sleep(1)

@@ -1,5 +1,6 @@
 """Resident memory of each local-mode service (its whole process tree: the Spark worker's executors, the
-job's driver JVM under spark-submit), sampled in the background to keep the peaks."""
+job's driver JVM under spark-submit), sampled in the background to keep the peaks. The bench's own run of
+the job (bench/namespace.py) counts as the `stream` service while the pipeline's is paused."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import psutil
 
 from local.platform import Platform
 
+BENCH_JOB_PID_FILE = "bench-stream.pid"  # written by bench/namespace.py while its job runs
+
 MB = 2**20
 # Hadoop forks `chmod` for each checkpoint file it writes; for its first milliseconds such a child still
 # maps all of its parent's pages, and counting it would double the driver. Children this young are skipped.
@@ -19,11 +22,17 @@ TRANSIENT_S = 1.0
 
 def service_trees(platform: Platform) -> Iterator[tuple[str, psutil.Process, list[psutil.Process]]]:
     """Each running service's root process and its whole tree (root first)."""
-    for name, info in platform.supervisor.all_info().items():
-        if info.get("statename") != "RUNNING" or not info.get("pid"):
-            continue
+    pids = {
+        name: info["pid"]
+        for name, info in platform.supervisor.all_info().items()
+        if info.get("statename") == "RUNNING" and info.get("pid")
+    }
+    bench_job = platform.paths.run / BENCH_JOB_PID_FILE
+    if "stream" not in pids and bench_job.exists():
+        pids["stream"] = int(bench_job.read_text())
+    for name, pid in pids.items():
         try:
-            root = psutil.Process(info["pid"])
+            root = psutil.Process(pid)
             yield name, root, [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             continue

@@ -3,7 +3,9 @@
 cold: a state folder never used before (Kafka formats its log dirs, Cassandra bootstraps an empty node,
 topics, schemas and tables are created, the job has no checkpoint), with the jars already downloaded and
 their classpaths resolved: download time depends on the network, not on this box.
-warm: `up` over local mode's own state folder after a `down`, like a user's second `up` of the day.
+warm: `up` again over that folder after a `down`, like a user's second `up` of the day.
+Both run in a scratch state folder next to local mode's own, removed afterwards: the generator that `up`
+starts writes to the scratch folder's Kafka, never to the user's topics.
 
 The first row is read from the job's own counter, which moves only after the connector's write returned;
 the generator that `up` starts feeds it.
@@ -67,8 +69,8 @@ def timed_up(local_dir: Path, env: dict[str, str]) -> dict:
     return {"up_s": round(ready, 1), "first_row_s": round(time.monotonic() - started, 1)}
 
 
-def cold_up(settings: Settings) -> dict:
-    """`up` into a fresh state folder next to the real one, then `down` and remove it."""
+def cold_and_warm_up(settings: Settings) -> dict:
+    """`up` into a fresh state folder next to the real one, `down`, `up` again; then `down` and remove it."""
     scratch = settings.local_dir / "bench-cold"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -80,13 +82,9 @@ def cold_up(settings: Settings) -> dict:
         "SPARK_CHECKPOINT_DIR": str(scratch / "data" / "spark" / "checkpoints" / "log-pipeline"),
     }
     try:
-        return timed_up(scratch, env)
+        cold = timed_up(scratch, env)
+        _main_py(["down"], env, 300)
+        return {"cold": cold, "warm": timed_up(scratch, env)}
     finally:
         _main_py(["down"], env, 300)
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def warm_up(settings: Settings) -> dict:
-    """`down`, then `up` again over the existing state."""
-    _main_py(["down"], base_env(), 300)
-    return timed_up(settings.local_dir, base_env())

@@ -4,8 +4,11 @@ same run on the same box, into bench-results/<time>-<mode>/ (results.json, summa
 Steps: `up` cold and warm with the time to the first row; the producer against raw librdkafka; the
 Cassandra write ceiling through cassandra-driver; the sustained rate (a search); per-event latency at
 fixed rates; peak memory of every service throughout. Before the sustained search and each latency run,
-Cassandra finishes the compactions earlier steps left (bounded; the wait is recorded). It stops and
-restarts local mode, and leaves it running with the job but without the generator.
+Cassandra finishes the compactions earlier steps left (bounded; the wait is recorded).
+
+No step writes to the user's topics or tables: start-up is timed in a scratch state folder, and every later
+step works in the bench's own topics and keyspace with its own run of the job (bench/namespace.py). It
+stops local mode, and leaves it running with the job but without the generator.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from bench import cassandra_ceiling, connector_ceiling, e2e_bench, producer_bench, report, startup, sustained
 from bench.machine import machine_info
 from bench.memory import PeakMemory
+from bench.namespace import BenchNamespace
 from bench.quiesce import wait_for_compactions
 from config.settings import PROJECT_ROOT, Settings, load_settings
 from local.platform import Platform
@@ -84,12 +88,13 @@ class BenchError(RuntimeError):
     pass
 
 
-def settle(settings: Settings, profile: Profile) -> None:
-    """Let the job drain what the generator left, warm it with a short load, and drain again."""
+def settle(settings: Settings, warmup_s: float) -> None:
+    """Let the job drain what it was given, warm it with a short load (a fresh job's JVMs are still
+    compiling: its first batches are several times slower), and drain again."""
     if sustained.drain(settings, SETTLE_TIMEOUT_S) is None:
         raise BenchError(f"the streaming job did not catch up within {SETTLE_TIMEOUT_S} s of start-up")
-    if profile.warmup_s:
-        sustained.trial(settings, WARMUP_RATE, profile.warmup_s, seed=999)
+    if warmup_s:
+        sustained.trial(settings, WARMUP_RATE, warmup_s, seed=999)
 
 
 def run(profile: Profile) -> tuple[dict, Path]:
@@ -106,17 +111,16 @@ def run(profile: Profile) -> tuple[dict, Path]:
     print(f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python {m['python']}")
     steps = 6
 
-    t = _step(1, steps, "cold `up` into a fresh state folder (stops local mode first), time to the first row")
+    t = _step(1, steps, "cold and warm `up` in a scratch state folder (stops local mode first), time to the first row")
     startup._main_py(["down"], startup.base_env(), 300)
-    results["startup"] = {"cold": startup.cold_up(settings)}
-    _done(results, "cold_up", t)
+    results["startup"] = startup.cold_and_warm_up(settings)
+    _done(results, "cold_and_warm_up", t)
 
-    with PeakMemory(platform) as memory:
-        t = _step(2, steps, "warm `up` (down, then up over the existing state), time to the first row")
-        results["startup"]["warm"] = startup.warm_up(settings)
-        platform.supervisor.stop("producer")  # its load would mix into every number below
-        settle(settings, profile)
-        _done(results, "warm_up", t)
+    t = _step(2, steps, "local mode `up` without the generator; the bench's own topics, keyspace and job")
+    startup._main_py(["up", "--no-producer"], startup.base_env(), startup.UP_TIMEOUT_S)
+    with PeakMemory(platform) as memory, BenchNamespace(platform) as settings:
+        settle(settings, profile.warmup_s)
+        _done(results, "namespace", t)
 
         t = _step(3, steps, f"producer vs raw librdkafka, {profile.producer_events:,} events")
         results["producer"] = producer_bench.run(settings, events=profile.producer_events)

@@ -7,6 +7,7 @@ containers; only the values differ (`127.0.0.1:9092` here, `broker:29092` inside
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -39,6 +40,13 @@ CLUSTER_ENV_FILE = PROJECT_ROOT / ".env.cluster"
 FAULTS_DIR_ENV = "PIPELINE_FAULTS_DIR"
 
 
+# The contract's names; a namespace (the bench's) prefixes the topics and names its own keyspace.
+PIPELINE_KEYSPACE = "user_logs"
+JOB_NAME = "log-pipeline"  # the Spark app, and the prefix of its queries' names
+_KEYSPACE_NAME = re.compile(r"[a-z][a-z0-9_]{0,47}")
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,100}")
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -53,6 +61,13 @@ def _int(name: str, default: int) -> int:
 
 def _str(name: str, default: str) -> str:
     return os.environ.get(name, default).strip() or default
+
+
+def _matching(name: str, default: str, pattern: re.Pattern, what: str) -> str:
+    value = _str(name, default)
+    if not pattern.fullmatch(value):
+        raise SettingsError(f"{name}={value!r} is not {what}")
+    return value
 
 
 def _path(name: str, default: Path) -> Path:
@@ -140,6 +155,17 @@ class Settings:
     cassandra_session_probe_s: int
     producer_rate: float
     cluster: bool
+    topic_prefix: str = ""
+    cassandra_keyspace: str = PIPELINE_KEYSPACE
+
+    @property
+    def job_name(self) -> str:
+        return f"{self.topic_prefix}{JOB_NAME}"
+
+    @property
+    def job_status_file(self) -> Path:
+        """The job's report for `status` (a namespace's job writes its own)."""
+        return self.local_dir / "run" / f"{self.topic_prefix}stream-status.json"
 
     @property
     def kafka_port(self) -> int:
@@ -237,4 +263,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         cassandra_session_probe_s=_int("CASSANDRA_SESSION_PROBE_S", 5),
         producer_rate=float(_str("PRODUCER_RATE", "200")),
         cluster=cluster,
+        topic_prefix=_matching("PIPELINE_TOPIC_PREFIX", "", _TOPIC_PREFIX, "letters, digits, '.', '_' or '-'"),
+        cassandra_keyspace=_matching(
+            "CASSANDRA_KEYSPACE", PIPELINE_KEYSPACE, _KEYSPACE_NAME, "a lower-case CQL name of at most 48 characters"
+        ),
     )

@@ -46,9 +46,11 @@ def cql_type(avro_type) -> str:
     raise ValueError(f"no CQL column type for Avro type {avro_type!r}")
 
 
-def render_setup(settings: Settings, path: Path = SETUP_CQL) -> list[str]:
-    """The setup file's statements, with replication and default TTL from settings."""
+def render_setup(settings: Settings, path: Path = SETUP_CQL, keyspace: str = KEYSPACE) -> list[str]:
+    """The setup file's statements, with replication and default TTL from settings, for `keyspace` (the
+    pipeline's, or a copy's of the same tables)."""
     text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
+    text = re.sub(rf"\b{KEYSPACE}\b", keyspace, text)
     dc, factor = settings.cassandra_local_dc, settings.cassandra_replication_factor
     replication = f"{{'class': 'NetworkTopologyStrategy', '{dc}': {factor}}}"
     text = re.sub(r"replication = \{[^}]*\}", f"replication = {replication}", text)
@@ -56,8 +58,8 @@ def render_setup(settings: Settings, path: Path = SETUP_CQL) -> list[str]:
     return [" ".join(stmt.split()) for stmt in text.split(";") if stmt.strip()]
 
 
-def apply_setup(session: Session, settings: Settings) -> int:
-    statements = render_setup(settings)
+def apply_setup(session: Session, settings: Settings, keyspace: str = KEYSPACE) -> int:
+    statements = render_setup(settings, keyspace=keyspace)
     for statement in statements:
         session.execute(statement, timeout=60)
     return len(statements)

@@ -7,7 +7,7 @@ tables follow from them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -27,14 +27,19 @@ def _logical(avro_type) -> str | None:
 @dataclass(frozen=True)
 class LogStream:
     name: str
-    topic: str
+    contract_topic: str
     schema_file: str
     table: str
     event_time_field: str
+    topic_prefix: str = ""  # a namespace's (the bench's) copy of the topic
+
+    @property
+    def topic(self) -> str:
+        return f"{self.topic_prefix}{self.contract_topic}"
 
     @property
     def subject(self) -> str:
-        """Confluent's TopicNameStrategy: `<topic>-value`."""
+        """Confluent's TopicNameStrategy: `<topic>-value` (a namespace's topics have subjects of their own)."""
         return f"{self.topic}-value"
 
     @cached_property
@@ -74,4 +79,11 @@ AUTH = LogStream("auth", "user_auth_logs", "auth_log.avsc", "auth_logs", "timest
 ACTIVITY = LogStream("activity", "user_activity_logs", "activity_log.avsc", "activity_logs", "timestamp")
 STREAMS: tuple[LogStream, ...] = (SESSION, AUTH, ACTIVITY)
 BY_NAME = {s.name: s for s in STREAMS}
+
+
+def streams(topic_prefix: str = "") -> tuple[LogStream, ...]:
+    """The three streams, their topics prefixed (settings.topic_prefix: empty but for the bench's namespace)."""
+    return tuple(replace(s, topic_prefix=topic_prefix) for s in STREAMS) if topic_prefix else STREAMS
+
+
 BY_TOPIC = {s.topic: s for s in STREAMS}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import random
 import signal
@@ -30,8 +31,8 @@ from tqdm import tqdm
 
 from config.settings import Settings, load_settings
 from kafka import schema_registry
-from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream
-from kafka.load_profiles import PROFILES, BurstyPacer, Malformer, late_events
+from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream, streams
+from kafka.load_profiles import EVOLVE_AFTER_DEFAULT, PROFILES, BurstyPacer, Malformer, evolved_events, late_events
 from kafka.logs_generators import Event, LogGenerator
 from kafka.wire_encoder import WireEncoder
 
@@ -71,6 +72,8 @@ class DeliveryTally:
     failed: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     malformed: Counter = field(default_factory=Counter)  # records broken on purpose (`--profile malformed`), by kind
+    evolved: Counter = field(default_factory=Counter)  # records in a later schema version (`--profile evolve`)
+    evolved_ids: dict = field(default_factory=dict)  # topic -> the schema id the registry gave that version
 
     def on_delivery(self, err: KafkaError | None, msg) -> None:
         if err is not None:
@@ -132,18 +135,21 @@ class LogProducer:
         registry_url: str | None = None,
         topics: dict[str, str] | None = None,
     ) -> None:
-        """`topics` redirects streams to other topics (benchmarks); subjects stay the contract's."""
+        """`topics` redirects streams to other topics (benchmarks; subjects stay the contract's). The settings'
+        topic prefix (a namespace: the bench's) names other topics and their own subjects."""
         self.settings = settings
         self.bootstrap = bootstrap or settings.kafka_bootstrap_servers
         self.registry_url = (registry_url or settings.schema_registry_url).rstrip("/")
-        self.topics = {s.name: (topics or {}).get(s.name, s.topic) for s in STREAMS}
+        self.streams = streams(settings.topic_prefix)
+        self.topics = {s.name: (topics or {}).get(s.name, s.topic) for s in self.streams}
         self.tally = DeliveryTally()
         self._stop = False
         self._check_broker()
         client = SchemaRegistryClient({"url": self.registry_url})
         # The ids the registry returns for the contract's schemas: never assumed, a refusal names the field.
-        ids = schema_registry.register_all(client, self.registry_url, settings.registry_retry_s)
-        self.encoders = {s.name: WireEncoder(s, ids[s.subject]) for s in STREAMS}
+        ids = schema_registry.register_all(client, self.registry_url, settings.registry_retry_s, self.streams)
+        self.encoders = {s.name: WireEncoder(s, ids[s.subject]) for s in self.streams}
+        self.later_encoders: dict[tuple[str, str], WireEncoder] = {}
         self.producer = Producer(producer_config(settings, self.bootstrap) | {"error_cb": self._on_error})
         self.last_error: str | None = None
         self.ack_log: TextIO | None = None  # when set: one line per acknowledged record (see `acked_records`)
@@ -174,13 +180,18 @@ class LogProducer:
     def produce_one(self, event: Event, queue_full_timeout_s: float, malformer: Malformer | None = None) -> bool:
         """Serialize and hand one event to librdkafka; wait while its queue is full, up to a bound."""
         name = event.stream.name
+        topic = self.topics[name]
+        encoder = self.encoders[name]
+        if event.stream.schema_file != encoder.stream.schema_file:  # a later version (`--profile evolve`)
+            encoder = self._later_version(event.stream)
+            self.tally.evolved[topic] += 1
+            self.tally.evolved_ids[topic] = encoder.schema_id
         if malformer is None:
-            value = self.encoders[name](event.value)
+            value = encoder(event.value)
         else:
-            value, kind = malformer(event, self.encoders[name])
+            value, kind = malformer(event, encoder)
             if kind is not None:
                 self.tally.malformed[kind] += 1
-        topic = self.topics[name]
         on_delivery = self.tally.on_delivery if self.ack_log is None else self._logging_delivery(event)
         deadline = None
         while True:
@@ -193,6 +204,18 @@ class LogProducer:
                 if time.monotonic() > deadline or self._stop:
                     return False
                 self.producer.poll(0.1)
+
+    def _later_version(self, later: LogStream) -> WireEncoder:
+        """The encoder of a later schema version, registered (and compatibility-checked) when first met, under
+        the subject of the topic this producer writes (events name the contract's)."""
+        key = (later.name, later.schema_file)
+        if key not in self.later_encoders:
+            stream = dataclasses.replace(self.encoders[later.name].stream, schema_file=later.schema_file)
+            client = SchemaRegistryClient({"url": self.registry_url})
+            schema_id = schema_registry.register(client, stream, self.registry_url, self.settings.registry_retry_s)
+            log.info("%s: now writing %s (schema id %d)", stream.subject, stream.schema_file, schema_id)
+            self.later_encoders[key] = WireEncoder(stream, schema_id)
+        return self.later_encoders[key]
 
     def _logging_delivery(self, event: Event) -> Callable:
         event_id = event.value["event_id"]
@@ -286,6 +309,10 @@ def format_report(tally: DeliveryTally, elapsed_s: float) -> str:
         f"{'total':<22} {tally.total_sent:>10} {tally.total_acked:>10} {tally.total_failed:>8} {undelivered:>12}"
         f"   ({rate:,.0f} acked events/s over {elapsed_s:.1f} s)"
     )
+    for topic, n in sorted(tally.evolved.items()):
+        lines.append(
+            f"evolved: {n} records of {topic} written with its next schema version (id {tally.evolved_ids[topic]})"
+        )
     if tally.malformed:
         kinds = ", ".join(f"{kind} x{n}" for kind, n in sorted(tally.malformed.items()) if n)
         lines.append(f"malformed on purpose: {sum(tally.malformed.values())} ({kinds}); each is a dead letter")
@@ -333,7 +360,14 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         choices=PROFILES,
         default="steady",
         help="steady: even pace; bursty: 10x the rate for 5 s every minute; late: --share of events minutes to "
-        "hours behind, out of order; malformed: --share of records broken in each way dead letters name",
+        "hours behind, out of order; malformed: --share of records broken in each way dead letters name; "
+        "evolve: after --switch-after events, activity events in the schema's next version (registered then)",
+    )
+    parser.add_argument(
+        "--switch-after",
+        type=int,
+        default=None,
+        help=f"evolve: events before the switch (half of --count, else {EVOLVE_AFTER_DEFAULT:,})",
     )
     parser.add_argument("--share", type=float, default=0.05, help="late, malformed: the share of events (0.05)")
     parser.add_argument(
@@ -357,6 +391,11 @@ def profiled(args: argparse.Namespace, seed: int | None) -> dict:
         run["events"] = late_events(events, args.share, rng)
     elif args.profile == "malformed":
         run["malformer"] = Malformer(args.share, rng)
+    elif args.profile == "evolve":
+        switch_after = args.switch_after
+        if switch_after is None:
+            switch_after = args.count // 2 if args.count else EVOLVE_AFTER_DEFAULT
+        run["events"] = evolved_events(events, switch_after, rng)
     return run
 
 
@@ -384,8 +423,9 @@ def split(total: int | None, parts: int) -> list[int | None]:
 def combine(tallies: Iterable[DeliveryTally]) -> DeliveryTally:
     combined = DeliveryTally()
     for tally in tallies:
-        for name in ("sent", "acked", "failed", "errors", "malformed"):
+        for name in ("sent", "acked", "failed", "errors", "malformed", "evolved"):
             getattr(combined, name).update(getattr(tally, name))
+        combined.evolved_ids.update(tally.evolved_ids)
     return combined
 
 

@@ -6,7 +6,12 @@
   they arrive late and out of order;
 - `malformed`: a share of records broken in each way the job's dead letters name but one, in turn, counted
   per kind in the report. The missing required value is left out: the contract's own schema cannot encode it
-  (tests/e2e/test_schema_versions.py makes one on a subject of its own).
+  (tests/e2e/test_schema_versions.py makes one on a subject of its own);
+- `evolve`: after `--switch-after` events (half of `--count` by default), activity events are written with the
+  schema's next version, `kafka/schemas/next/activity_log.avsc` (a new optional field, set), which the
+  producer registers under the topic's subject at that moment. The registry keeps that version: on the
+  pipeline's own topics it is an evolution of the contract (`doctor` then reports the subject ahead of its
+  `.avsc` until the next version is adopted as the contract).
 
 Pure functions and a pacer: the producer applies them (kafka/kafka_producer.py).
 """
@@ -19,15 +24,21 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 
+from kafka.contract import LogStream
 from kafka.logs_generators import Event
 
-PROFILES = ("steady", "bursty", "late", "malformed")
+PROFILES = ("steady", "bursty", "late", "malformed", "evolve")
 BURST_FACTOR = 10
 BURST_S = 5
 CYCLE_S = 60
 LATE_MIN_S = 60
 LATE_MAX_S = 3 * 3600
 UNKNOWN_SCHEMA_ID = 2**31 - 1  # never handed out by a registry that counts up from 1
+EVOLVING_STREAM = "activity"
+NEXT_SCHEMA_FILE = "next/activity_log.avsc"
+NEW_FIELD = "app_version"
+APP_VERSIONS = ("5.2.0", "5.2.1", "5.3.0", "6.0.0-beta")
+EVOLVE_AFTER_DEFAULT = 10_000  # events, when there is no --count to halve
 
 # Each kind of malformed record, as the job's dead-letter reason begins (spark/transforms.py).
 MALFORMED_KINDS = (
@@ -116,3 +127,19 @@ class Malformer:
         self._next += 1
         self.counts[kind] += 1
         return break_record(kind, event, encode), kind
+
+
+def next_version(stream: LogStream) -> LogStream:
+    """The stream with its next schema version (same topic and subject)."""
+    return dataclasses.replace(stream, schema_file=NEXT_SCHEMA_FILE)
+
+
+def evolved_events(events: Iterator[Event], switch_after: int, rng: random.Random) -> Iterator[Event]:
+    """The events, with every activity event after the first `switch_after` events of its next version: the
+    new field set (an older client's null stays possible in the schema, but every evolved event has one)."""
+    for produced, event in enumerate(events):
+        if produced >= switch_after and event.stream.name == EVOLVING_STREAM:
+            value = {**event.value, NEW_FIELD: rng.choice(APP_VERSIONS)}
+            yield Event(next_version(event.stream), event.key, value)
+        else:
+            yield event

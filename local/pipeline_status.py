@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
-from kafka.contract import STREAMS
+from kafka.contract import STREAMS, streams
 from kafka.offsets import lag as topic_lag
 from kafka.offsets import processed_offsets, topic_end_offsets
 from local.platform import Platform, status_rows
@@ -32,13 +32,15 @@ def read_job_report(path: Path) -> dict | None:
 
 
 def total_lag(settings: Settings) -> tuple[int, int] | None:
-    """(lag, processed) summed over the three topics; None while the job has no report or Kafka is away."""
-    ends = topic_end_offsets(settings.kafka_bootstrap_servers)
-    report = read_job_report(settings.local_dir / "run" / "stream-status.json")
+    """(lag, processed) summed over the three topics (of the settings' namespace); None while the job has no
+    report or Kafka is away."""
+    topics = streams(settings.topic_prefix)
+    ends = topic_end_offsets(settings.kafka_bootstrap_servers, [s.topic for s in topics])
+    report = read_job_report(settings.job_status_file)
     if ends is None or report is None:
         return None
     lag = processed_total = 0
-    for stream in STREAMS:
+    for stream in topics:
         query = report.get("queries", {}).get(stream.topic, {})
         done = processed_offsets(query.get("last_progress"), stream.topic) or {}
         lag += topic_lag(ends.get(stream.topic, {}), done)

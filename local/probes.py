@@ -93,6 +93,6 @@ def stream_job_ready(settings: Settings, timeout: float = 3.0) -> str | None:
     if isinstance(state, str):
         return state
     running = [
-        a for a in state.get("activeapps", []) if a.get("name") == "log-pipeline" and a.get("state") == "RUNNING"
+        a for a in state.get("activeapps", []) if a.get("name") == settings.job_name and a.get("state") == "RUNNING"
     ]
-    return None if running else "log-pipeline not running on the master"
+    return None if running else f"{settings.job_name} not running on the master"

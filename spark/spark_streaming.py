@@ -34,7 +34,7 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from config.settings import Settings, load_settings  # noqa: E402
 from database.cassandra_connection import CassandraConnection  # noqa: E402
-from kafka.contract import STREAMS, LogStream  # noqa: E402
+from kafka.contract import LogStream, streams  # noqa: E402
 from kafka.offsets import lag, processed_offsets, topic_end_offsets  # noqa: E402
 from spark import diagnostics, faults, shutdown, transforms  # noqa: E402
 from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
@@ -46,7 +46,6 @@ from spark.session_guard import ConnectorSessionGuard  # noqa: E402
 
 log = logging.getLogger("spark_streaming")
 
-QUERY_NAME = "log-pipeline"
 # The job's exit status when a stalled query could not be brought back: its supervisor starts it afresh.
 EXIT_STALLED = 70
 DEAD_LETTERS_TABLE = "dead_letters"
@@ -64,7 +63,7 @@ DEAD_LETTER_INPUT = (
 
 def build_session(settings: Settings) -> SparkSession:
     builder = (
-        SparkSession.builder.appName(QUERY_NAME)
+        SparkSession.builder.appName(settings.job_name)
         # Batches are small and the box has 2 cores: few shuffle partitions keep per-batch overhead low.
         .config("spark.sql.shuffle.partitions", "2")
         # Days and hours (event_day, the dead letters' partition) are UTC whatever the host's zone.
@@ -238,7 +237,7 @@ class TopicQuery:
 
     @property
     def name(self) -> str:
-        return f"{QUERY_NAME}-{self.stream.name}"
+        return f"{self.settings.job_name}-{self.stream.name}"
 
     def start(self) -> None:
         checkpoint = self.settings.spark_checkpoint_dir / self.stream.topic
@@ -442,7 +441,7 @@ def write_status(
 ) -> None:
     """The job's state for `main.py status` and the container healthcheck: a small JSON file replaced
     atomically. `health` is "healthy" only while every query runs and none is failing or stalled."""
-    path = settings.local_dir / "run" / "stream-status.json"
+    path = settings.job_status_file
     path.parent.mkdir(parents=True, exist_ok=True)
     by_topic = {q.stream.topic: q.status() for q in queries}
     problems = [f"{topic}: {q['problem']}" for topic, q in by_topic.items() if q["problem"]]
@@ -466,8 +465,11 @@ def run(settings: Settings) -> int:
     resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
     connection = CassandraConnection.open(settings)
     guard = ConnectorSessionGuard(spark, settings.cassandra_session_probe_s)
-    sink = CassandraSink(connection, replace_session=guard.replace_session)
-    queries = [TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink), guard) for stream in STREAMS]
+    sink = CassandraSink(connection, keyspace=settings.cassandra_keyspace, replace_session=guard.replace_session)
+    queries = [
+        TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink), guard)
+        for stream in streams(settings.topic_prefix)
+    ]
     stopping = False
 
     def stop(signum: int) -> None:

@@ -1,7 +1,9 @@
-"""`main.py bench --quick` end to end on the real stack: every figure present and well-formed."""
+"""`main.py bench --quick` end to end on the real stack: every figure present and well-formed, and the
+pipeline's own topics and tables exactly as the bench found them (it works in a namespace of its own)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
@@ -9,6 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
+
+from database.cassandra_connection import CassandraConnection
+from database.schema import KEYSPACE
+from kafka.contract import STREAMS
+from kafka.offsets import topic_end_offsets
+from local.pipeline_status import total_lag
+from tests.e2e.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results"
@@ -18,13 +28,62 @@ def number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
+def table_digests(settings) -> dict[str, tuple[int, str]]:
+    """Per table of the pipeline's keyspace: rows, and a digest of every row's primary key and write time."""
+    digests = {}
+    with CassandraConnection.open(settings) as cassandra:
+        session = cassandra.session
+        columns = session.execute(
+            "SELECT table_name, column_name, kind FROM system_schema.columns WHERE keyspace_name = %s", (KEYSPACE,)
+        )
+        tables: dict[str, tuple[list[str], list[str]]] = {}
+        for c in columns:
+            keys, regular = tables.setdefault(c.table_name, ([], []))
+            (regular if c.kind == "regular" else keys).append(c.column_name)
+        for table, (keys, regular) in sorted(tables.items()):
+            rows = session.execute(
+                f"SELECT {', '.join(keys)}, WRITETIME({sorted(regular)[0]}) AS written FROM {KEYSPACE}.{table}",
+                timeout=120,
+            )
+            lines = sorted(repr(tuple(row)) for row in rows)
+            digests[table] = (len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest())
+    return digests
+
+
+def pipeline_data(settings) -> dict:
+    """Every topic's and keyspace's name, the pipeline's topics' end offsets and tables' digests. (The
+    registry's own topics move whenever a client registers the schemas: they are not the pipeline's.)"""
+    with CassandraConnection.open(settings) as cassandra:
+        rows = cassandra.session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
+        keyspaces = sorted(r.keyspace_name for r in rows)
+    return {
+        "topics": all_topics(settings),
+        "offsets": topic_end_offsets(settings.kafka_bootstrap_servers, [s.topic for s in STREAMS]),
+        "keyspaces": keyspaces,
+        "tables": table_digests(settings),
+    }
+
+
+def all_topics(settings) -> list[str]:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    return sorted(t for t in admin.list_topics(timeout=30).topics if not t.startswith("__"))
+
+
 @pytest.mark.lifecycle
 def test_bench_quick_reports_every_figure(pipeline) -> None:
+    settings = pipeline.settings
+    wait_for(lambda: (total_lag(settings) or (1,))[0] == 0, 180, "the pipeline's job to finish what it was given")
+    found = pipeline_data(settings)
     before = set(RESULTS.glob("*-quick")) if RESULTS.exists() else set()
     done = subprocess.run(
         [sys.executable, str(ROOT / "main.py"), "bench", "--quick"], capture_output=True, text=True, timeout=840
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    left = pipeline_data(settings)
+    assert left["topics"] == found["topics"], "the bench left topics"
+    assert left["offsets"] == found["offsets"], "the bench wrote to the pipeline's topics"
+    assert left["keyspaces"] == found["keyspaces"], "the bench left a keyspace"
+    assert left["tables"] == found["tables"], "the bench changed the pipeline's tables"
     (folder,) = set(RESULTS.glob("*-quick")) - before
     results = json.loads((folder / "results.json").read_text())
 

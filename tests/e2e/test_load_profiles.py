@@ -1,10 +1,13 @@
 """`produce --profile malformed`: every record broken on purpose is a dead letter with the reason its kind
-names, every good event lands, and `reconcile` accounts for both (nothing missing)."""
+names, every good event lands, and `reconcile` accounts for both (nothing missing). `--profile evolve`: the
+job reads both versions of a schema switched mid-run, in a namespace of the test's own (its own topics,
+subjects, keyspace and run of the job), so the pipeline's subjects keep the contract's version."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,10 +15,14 @@ import time
 import uuid
 from collections import Counter
 
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from bench.namespace import BenchNamespace
+from cassandra import InvalidRequest
 from config.settings import PROJECT_ROOT
 from database import dead_letters
-from kafka.contract import STREAMS
-from kafka.load_profiles import MALFORMED_KINDS, UNKNOWN_SCHEMA_ID
+from kafka.contract import STREAMS, streams
+from kafka.load_profiles import MALFORMED_KINDS, NEW_FIELD, UNKNOWN_SCHEMA_ID, next_version
 from kafka.offsets import topic_end_offsets
 from tests.e2e.helpers import wait_for
 
@@ -30,9 +37,13 @@ REASONS = {
 }
 
 
-def main_py(*args: str) -> subprocess.CompletedProcess:
+def main_py(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "main.py"), *args], capture_output=True, text=True, timeout=300
+        [sys.executable, str(PROJECT_ROOT / "main.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -76,3 +87,40 @@ def test_malformed_records_are_dead_letters_by_kind_and_reconcile_accounts_for_a
                 kind = next(k for k, prefix in REASONS.items() if row.reason.startswith(prefix))
                 reasons[kind] += 1
     assert dict(reasons) == counted
+
+
+def test_evolve_switches_a_schema_mid_run_and_the_job_writes_both_versions(pipeline, cassandra) -> None:
+    run = uuid.uuid4().hex[:8]
+    with BenchNamespace(pipeline, topic_prefix=f"evolve_{run}_", keyspace=f"evolve_{run}") as settings:
+        activity = next(s for s in streams(settings.topic_prefix) if s.name == "activity")
+        produced = main_py(
+            "produce", "--profile", "evolve", "--count", "3000", "--switch-after", "1200", "--rate", "0",
+            "--seed", str(int(run, 16) % 10_000), "--no-progress",
+            env={"PIPELINE_TOPIC_PREFIX": settings.topic_prefix},
+        )  # fmt: skip
+        assert produced.returncode == 0, produced.stdout + produced.stderr
+        line = next(x for x in produced.stdout.splitlines() if x.startswith("evolved:"))
+        evolved, schema_id = (int(n) for n in re.findall(r"evolved: (\d+) records .* \(id (\d+)\)", line)[0])
+        acked = {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+\d+\s+(\d+)", produced.stdout, re.MULTILINE)}
+        assert evolved > 0 and acked[activity.topic] > evolved
+
+        registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+        latest = registry.get_latest_version(activity.subject)
+        assert (latest.version, latest.schema_id) == (2, schema_id)
+        assert json.loads(latest.schema.schema_str) == next_version(activity).schema
+        assert registry.get_latest_version("user_activity_logs-value").version == 1  # the pipeline's untouched
+
+        table = f"{settings.cassandra_keyspace}.{activity.table}"
+
+        def rows() -> list:
+            try:
+                return list(cassandra.session.execute(f"SELECT {NEW_FIELD} FROM {table}", timeout=60))
+            except InvalidRequest:  # the job adds the column with the first batch it reads in the new version
+                return []
+
+        wait_for(lambda: len(rows()) >= acked[activity.topic], 240, f"{acked[activity.topic]} activity rows")
+        values = Counter(row[0] is not None for row in rows())
+        assert values == {True: evolved, False: acked[activity.topic] - evolved}
+        dead = cassandra.session.execute(f"SELECT count(*) FROM {settings.cassandra_keyspace}.dead_letters").one()
+        assert dead[0] == 0
+    assert activity.subject not in registry.get_subjects()  # the namespace took its subjects with it

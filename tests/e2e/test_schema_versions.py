@@ -102,7 +102,7 @@ def keyspace(pipeline, cassandra):
 def own_stream(settings, stream: LogStream) -> LogStream:
     topic = f"versions_{stream.name}_{uuid.uuid4().hex[:10]}"
     create_topic(settings, topic, partitions=2)
-    return dataclasses.replace(stream, topic=topic)
+    return dataclasses.replace(stream, contract_topic=topic)
 
 
 def with_fields(stream: LogStream, *fields: dict) -> str:

@@ -53,7 +53,7 @@ def main(stream_name: str, topic: str, keyspace: str, control_dir: str) -> int:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    stream = dataclasses.replace(BY_NAME[stream_name], topic=topic)
+    stream = dataclasses.replace(BY_NAME[stream_name], contract_topic=topic)
     resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
     connection = CassandraConnection.open(settings)
     writer = TopicBatchWriter(stream, resolver, CassandraSink(connection, keyspace=keyspace))

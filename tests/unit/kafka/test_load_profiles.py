@@ -7,15 +7,20 @@ import pytest
 
 from kafka.contract import ACTIVITY, SESSION
 from kafka.load_profiles import (
+    EVOLVING_STREAM,
     MALFORMED_KINDS,
+    NEW_FIELD,
     UNKNOWN_SCHEMA_ID,
     BurstyPacer,
     Malformer,
     break_record,
+    evolved_events,
     late_events,
     make_late,
+    next_version,
 )
 from kafka.logs_generators import LogGenerator
+from kafka.schema_registry import explain_incompatibility
 
 END_MS = 1_767_225_600_000
 
@@ -96,3 +101,30 @@ def test_the_malformer_breaks_its_share_kind_after_kind_and_counts_them():
     assert 0.07 < len(broken) / len(sample) < 0.13
     assert broken[: len(MALFORMED_KINDS)] == list(MALFORMED_KINDS)
     assert sum(malformer.counts.values()) == len(broken)
+
+
+def test_evolve_switches_activity_events_to_the_next_version_after_the_first_n():
+    originals = events(400)
+    evolved = list(evolved_events(iter(originals), switch_after=150, rng=random.Random(1)))
+    assert len(evolved) == len(originals)
+    for i, (before, after) in enumerate(zip(originals, evolved, strict=True)):
+        switched = i >= 150 and before.stream.name == EVOLVING_STREAM
+        assert (after.stream.schema_file != before.stream.schema_file) == switched, i
+        assert (NEW_FIELD in after.value) == switched, i
+        assert {k: v for k, v in after.value.items() if k != NEW_FIELD} == before.value
+        assert after.stream.topic == before.stream.topic and after.key == before.key
+    assert any(NEW_FIELD in e.value for e in evolved)
+
+
+def test_the_next_version_adds_one_optional_field_and_reads_every_older_record():
+    older, newer = ACTIVITY.schema, next_version(ACTIVITY).schema
+    added = [f for f in newer["fields"] if f["name"] not in ACTIVITY.field_names]
+    assert [f["name"] for f in added] == [NEW_FIELD]
+    assert added[0]["default"] is None and "null" in added[0]["type"]
+    assert explain_incompatibility(older, newer) == []
+    activity = next(e for e in events(50) if e.stream.name == EVOLVING_STREAM)
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(older), activity.value)
+    buffer.seek(0)
+    read = fastavro.schemaless_reader(buffer, fastavro.parse_schema(older), fastavro.parse_schema(newer))
+    assert read[NEW_FIELD] is None
