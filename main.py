@@ -117,10 +117,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "what",
         nargs="?",
         default="all",
-        choices=["all", "producer", "latency", "drain", "sustained", "soak", "nulls"],
+        choices=["all", "producer", "latency", "bursty", "drain", "peer", "sustained", "soak", "nulls"],
         help="all (default): the whole suite, which stops and restarts local mode; against a running local mode: "
         "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
+        "bursty: the same under the bursty profile (10x --rate for 5 s a minute); "
         "drain: end-to-end events/s for a backlog of --events; "
+        "peer: the job against a plain Python consumer draining the same backlog of --events; "
         "sustained: the highest rate the job keeps up with (a search from --rate, trials of --duration s); "
         "soak: --minutes of steady load, RSS/lag/p99/disk per minute and whether each stays flat; "
         "nulls: what writing null fields (tombstones) costs against leaving them unset, in a keyspace of its own",

@@ -10,17 +10,19 @@ import sys
 import time
 from pathlib import Path
 
-from bench import e2e_bench, nulls, producer_bench, startup, suite, sustained
+from bench import e2e_bench, nulls, peer_bench, producer_bench, startup, suite, sustained
 from bench.cpu import CpuUsage, format_cpu
 from bench.machine import machine_info
 from bench.memory import PeakMemory
 from bench.namespace import BenchNamespace, NamespaceError
 from config.settings import PROJECT_ROOT, Settings, load_settings
+from kafka.load_profiles import BurstyPacer
 from local.platform import Platform
 
 RESULTS_DIR = suite.RESULTS_DIR
 SUSTAINED_TRIALS = 4  # a search of `bench sustained`: double or halve, then bisect
 WARMUP_S = 30.0
+PEER_GRID = list(suite.FULL.peer_grid)
 
 
 def save(name: str, results: dict) -> Path:
@@ -56,10 +58,13 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
         results, summary, cpu, peak = _measured(platform, settings, what, events, rate, duration_s)
     else:
         try:
-            with BenchNamespace(platform) as bench_settings:
+            namespace = BenchNamespace(platform)
+            with namespace as bench_settings:
                 print(f"the bench's own job runs; warming it for {WARMUP_S:.0f} s ...", flush=True)
                 suite.settle(bench_settings, WARMUP_S)
-                results, summary, cpu, peak = _measured(platform, bench_settings, what, events, rate, duration_s)
+                results, summary, cpu, peak = _measured(
+                    platform, bench_settings, what, events, rate, duration_s, namespace
+                )
         except (NamespaceError, suite.BenchError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -71,7 +76,15 @@ def run_bench(what: str, events: int, rate: float, duration_s: float, quick: boo
     return 0
 
 
-def _measured(platform: Platform, settings: Settings, what: str, events: int, rate: float, duration_s: float):
+def _measured(
+    platform: Platform,
+    settings: Settings,
+    what: str,
+    events: int,
+    rate: float,
+    duration_s: float,
+    namespace: BenchNamespace | None = None,
+):
     """(results, summary, CPU use, peak memory) of one measurement."""
     with CpuUsage(platform) as cpu, PeakMemory(platform) as memory:
         if what == "producer":
@@ -86,6 +99,13 @@ def _measured(platform: Platform, settings: Settings, what: str, events: int, ra
         elif what == "latency":
             results = e2e_bench.measure(settings, rate=rate, duration_s=duration_s, count=None)
             summary = e2e_bench.format_results(results)
+        elif what == "bursty":
+            pacer = BurstyPacer(rate)
+            results = e2e_bench.measure(settings, rate=rate, duration_s=duration_s, count=None, pacer=pacer)
+            summary = f"bursty ({rate:,.0f}/s, 10x for 5 s a minute): " + e2e_bench.format_results(results)
+        elif what == "peer":
+            results = peer_bench.run(namespace, PEER_GRID, events)
+            summary = peer_bench.format_results(results)
         else:
             results = e2e_bench.measure(settings, rate=0, duration_s=None, count=events)
             summary = e2e_bench.format_results(results)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,16 +64,16 @@ class PeerProcesses:
                 sys.executable, "-m", "bench.peer", "--keyspace", self.keyspace, "--group", self.group,
                 "--in-flight", str(self.in_flight), "--ready", str(self.folder / f"ready-{i}"),
             ]  # fmt: skip
-            log = (self.folder / f"peer-{i}.log").open("w")
-            self.running.append(
-                subprocess.Popen(cmd, cwd=PROJECT_ROOT, env={**os.environ, **env_prefix}, stdout=log, stderr=log)
-            )
+            with (self.folder / f"peer-{i}.log").open("w") as log:
+                self.running.append(
+                    subprocess.Popen(cmd, cwd=PROJECT_ROOT, env={**os.environ, **env_prefix}, stdout=log, stderr=log)
+                )
         deadline = time.monotonic() + READY_TIMEOUT_S
         while sum((self.folder / f"ready-{i}").exists() for i in range(self.processes)) < self.processes:
             dead = [p for p in self.running if p.poll() is not None]
             if dead or time.monotonic() > deadline:
-                self.__exit__()
                 logs = "\n".join((self.folder / f"peer-{i}.log").read_text()[-1500:] for i in range(self.processes))
+                self.__exit__()
                 raise NamespaceError(f"the peer consumers did not get their partitions:\n{logs}")
             time.sleep(0.5)
         time.sleep(2)  # the group's last rebalance settles (committed offsets keep it exact either way)
@@ -88,6 +89,7 @@ class PeerProcesses:
                 process.kill()
                 process.wait(timeout=10)
         self.running = []
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def peer_trial(settings: Settings, processes: int, in_flight: int, events: int) -> dict:

@@ -3,7 +3,8 @@ same run on the same box, into bench-results/<time>-<mode>/ (results.json, summa
 
 Steps: `up` cold and warm with the time to the first row; the producer against raw librdkafka; the
 Cassandra write ceiling through cassandra-driver; the sustained rate (a search); per-event latency at
-fixed rates; peak memory of every service throughout. Before the sustained search and each latency run,
+fixed rates and under the `bursty` load profile; the job against a plain Python consumer (the peer) on the
+same backlog; peak memory of every service throughout. Before the sustained search and each latency run,
 Cassandra finishes the compactions earlier steps left (bounded; the wait is recorded).
 
 No step writes to the user's topics or tables: start-up is timed in a scratch state folder, and every later
@@ -18,12 +19,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cassandra_ceiling, connector_ceiling, e2e_bench, producer_bench, report, startup, sustained
+from bench import (
+    cassandra_ceiling,
+    connector_ceiling,
+    e2e_bench,
+    peer_bench,
+    producer_bench,
+    report,
+    startup,
+    sustained,
+)
 from bench.machine import machine_info
 from bench.memory import PeakMemory
 from bench.namespace import BenchNamespace
 from bench.quiesce import wait_for_compactions
 from config.settings import PROJECT_ROOT, Settings, load_settings
+from kafka.load_profiles import BurstyPacer
 from local.platform import Platform
 
 RESULTS_DIR = PROJECT_ROOT / "bench-results"
@@ -44,10 +55,17 @@ class Profile:
     latency_duration_s: float
     latency_wait_s: float
     warmup_s: float  # a load at WARMUP_RATE after start-up, so a cold JIT does not weigh on the first figures
+    bursty_duration_s: float  # the bursty profile bursts for the first 5 s of each minute
+    peer_events: int
+    peer_grid: tuple[tuple[int, int], ...]  # (peer processes, requests in flight)
 
 
-QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 10_000, 1, 500, 2, 12, 2, 120, 0)
-FULL = Profile("full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 30_000, 60_000, 2, 2000, 4, 60, 40, 300, 45)
+QUICK = Profile("quick", 50_000, ((1, 512),), 8_000, 10_000, 1, 500, 2, 12, 2, 120, 0, 10, 20_000, ((1, 256),))
+FULL = Profile(
+    "full", 200_000, ((1, 64), (1, 256), (1, 1024), (2, 256)), 30_000, 60_000, 2, 2000, 4, 60, 40, 300, 45,
+    125, 300_000, ((1, 1024), (2, 256), (2, 1024)),
+)  # fmt: skip
+BURSTY_RATE = 1000  # the rate between bursts; bursts are ten times it
 WARMUP_RATE = 1000
 SETTLE_TIMEOUT_S = 180
 QUIESCE_TIMEOUT_S = 90
@@ -109,7 +127,7 @@ def run(profile: Profile) -> tuple[dict, Path]:
     }
     m = results["machine"]
     print(f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, Python {m['python']}")
-    steps = 6
+    steps = 8
 
     t = _step(1, steps, "cold and warm `up` in a scratch state folder (stops local mode first), time to the first row")
     startup._main_py(["down"], startup.base_env(), 300)
@@ -118,7 +136,8 @@ def run(profile: Profile) -> tuple[dict, Path]:
 
     t = _step(2, steps, "local mode `up` without the generator; the bench's own topics, keyspace and job")
     startup._main_py(["up", "--no-producer"], startup.base_env(), startup.UP_TIMEOUT_S)
-    with PeakMemory(platform) as memory, BenchNamespace(platform) as settings:
+    namespace = BenchNamespace(platform)
+    with PeakMemory(platform) as memory, namespace as settings:
         settle(settings, profile.warmup_s)
         _done(results, "namespace", t)
 
@@ -160,6 +179,25 @@ def run(profile: Profile) -> tuple[dict, Path]:
             results["latency"].append(measured)
             print(f"  {rate:>8,.0f}/s: {e2e_bench.format_results(measured)}", flush=True)
         _done(results, "latency", t)
+
+        t = _step(7, steps, f"latency under the bursty profile: {BURSTY_RATE:,}/s, 10x for 5 s a minute")
+        quiet_s["latency_bursty"] = wait_for_compactions(settings, QUIESCE_TIMEOUT_S)
+        results["latency_bursty"] = e2e_bench.measure(
+            settings,
+            rate=BURSTY_RATE,
+            duration_s=profile.bursty_duration_s,
+            count=None,
+            wait_s=profile.latency_wait_s,
+            pacer=BurstyPacer(BURSTY_RATE),
+        )
+        print(f"  bursty: {e2e_bench.format_results(results['latency_bursty'])}", flush=True)
+        _done(results, "latency_bursty", t)
+
+        t = _step(8, steps, f"the job against a plain Python consumer, {profile.peer_events:,} events each")
+        quiet_s["peer"] = wait_for_compactions(settings, QUIESCE_TIMEOUT_S)
+        results["peer"] = peer_bench.run(namespace, list(profile.peer_grid), profile.peer_events)
+        print(peer_bench.format_results(results["peer"]), flush=True)
+        _done(results, "peer", t)
     results["memory"] = memory.results()
     results["ratios"] = report.ratios(results)
     results["targets"] = report.targets(results)

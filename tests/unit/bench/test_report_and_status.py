@@ -40,6 +40,16 @@ def sample_results() -> dict:
             "trials": [{"rate": 2000.0, "kept_up": True, "max_lag_after_settling": 5000, "lag_growth_per_s": 3.0}],
         },
         "latency": [latency(500, 2500), latency(1000, 3500), latency(2000, 6000), latency(5000, 40_000)],
+        "latency_bursty": latency(1000, 4200),
+        "peer": {
+            "events": 300_000,
+            "job": {"end_to_end_events_per_s": 9_000.0, "complete": True},
+            "peers": [
+                {"processes": 1, "in_flight": 256, "end_to_end_events_per_s": 4_000.0, "complete": True},
+                {"processes": 2, "in_flight": 256, "end_to_end_events_per_s": 6_000.0, "complete": True},
+            ],
+            "job_vs_peer_ratio": 1.5,
+        },
         "memory": {"peak_rss_mb_by_service": {"cassandra": 1500, "kafka": 450}, "peak_rss_mb_total": 3900},
     }
     results["ratios"] = report.ratios(results)
@@ -58,10 +68,13 @@ def test_ratios_divide_by_the_ceilings_of_the_same_run() -> None:
 
 def test_targets_report_what_was_measured_and_whether_it_was_met() -> None:
     met = {t["target"]: (t["measured"], t["met"]) for t in sample_results()["targets"]}
-    assert met["producer events/s"] == (16_000.0, False)
+    assert met["producer events/s (one process)"] == (16_000.0, False)
+    assert met["end-to-end sustained events/s"] == (2_000.0, False)
     assert met["end-to-end / Cassandra ceiling (cassandra-driver)"] == (0.667, True)
     assert met["end-to-end / connector-alone ceiling"] == (0.25, False)
-    assert met["p99 latency at 1k events/s (ms)"] == (3500, False)
+    assert met["p99 latency at 1,000 events/s (ms)"] == (3500, False)
+    assert met["p99 latency at 5,000 events/s (ms)"] == (40_000, False)
+    assert met["job / best peer drain rate"] == (1.5, True)
     assert met["warm `up` to first row (s)"] == (70.0, True)
     assert met["whole stack peak RSS (MB)"] == (3900, True)
 
@@ -70,7 +83,10 @@ def test_report_writes_summary_and_plots(tmp_path) -> None:
     results = sample_results()
     report.write(results, tmp_path)
     summary = (tmp_path / "summary.md").read_text()
-    assert "| p99 latency at 1k events/s (ms) | <= 3,000 | 3,500 | no |" in summary
+    assert "| p99 latency at 1,000 events/s (ms) | <= 1,500 | 3,500 | no |" in summary
+    assert "| peer, 2 process(es) x 256 in flight | 6,000 | yes |" in summary
+    assert "Job / best peer: **1.50**" in summary
+    assert "Under the `bursty` profile" in summary and "p99 4,200 ms" in summary
     assert "end-to-end / Cassandra ceiling (cassandra-driver) **0.67**" in summary
     for plot in ("latency.png", "throughput.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
