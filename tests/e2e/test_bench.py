@@ -114,7 +114,12 @@ def test_bench_quick_reports_every_figure(pipeline) -> None:
     assert memory["peak_rss_mb_total"] >= max(memory["peak_rss_mb_by_service"].values())
 
     assert all(number(v) for v in results["ratios"].values())
-    assert len(results["targets"]) == 7 and all(t["measured"] is not None for t in results["targets"])
+    assert len(results["targets"]) == 9 and all(t["measured"] is not None for t in results["targets"])
+    bursty = results["latency_bursty"]
+    assert bursty["complete"] and bursty["events"] > 0
+    peer = results["peer"]
+    assert peer["job"]["complete"] and all(p["complete"] for p in peer["peers"]), peer
+    assert number(peer["job_vs_peer_ratio"]) and peer["job_vs_peer_ratio"] > 0
     assert "## Targets" in (folder / "summary.md").read_text()
     for plot in ("latency.png", "throughput.png"):
         assert (folder / plot).stat().st_size > 1000
