@@ -111,7 +111,7 @@ def delete_subjects(settings: Settings) -> None:
     """The namespace's subjects, every version, for good (soft-deleted first, as the API requires)."""
     client = SchemaRegistryClient({"url": settings.schema_registry_url})
     present = set(client.get_subjects())
-    for subject in (f"{s.subject}" for s in streams(settings.topic_prefix)):
+    for subject in (s.subject for s in streams(settings.topic_prefix)):
         if subject in present:
             client.delete_subject(subject)
             client.delete_subject(subject, permanent=True)
