@@ -112,3 +112,24 @@ def test_expected_failures_need_only_the_packages_an_image_carries(monkeypatch) 
     assert main.expected_failures() == tuple(
         f for f in everything if f.__module__ in ("local.errors", "kafka.schema_registry")
     )
+
+
+def test_a_namespace_names_its_topics_keyspace_job_and_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_TOPIC_PREFIX", "bench_")
+    monkeypatch.setenv("CASSANDRA_KEYSPACE", "bench_user_logs")
+    settings = load_settings()
+    assert (settings.topic_prefix, settings.cassandra_keyspace) == ("bench_", "bench_user_logs")
+    assert settings.job_name == "bench_log-pipeline"
+    assert settings.job_status_file.name == "bench_stream-status.json"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CASSANDRA_KEYSPACE", "user-logs"), ("CASSANDRA_KEYSPACE", "1logs"), ("PIPELINE_TOPIC_PREFIX", "a b")],
+)
+def test_a_malformed_keyspace_or_topic_prefix_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
