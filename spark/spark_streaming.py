@@ -28,8 +28,9 @@ from pathlib import Path
 # The driver imports the project's modules (settings, contract); executors need none (all JVM expressions).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from py4j.java_gateway import java_import  # noqa: E402
 from py4j.protocol import Py4JError  # noqa: E402
-from pyspark.sql import DataFrame, Observation, SparkSession  # noqa: E402
+from pyspark.sql import Column, DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from config.settings import Settings, load_settings  # noqa: E402
@@ -41,6 +42,7 @@ from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
 from spark.checkpoint_lock import CheckpointLock, CheckpointLocked  # noqa: E402
 from spark.checkpoints import committed_progress  # noqa: E402
 from spark.errors import first_line  # noqa: E402
+from spark.observed import Observer  # noqa: E402
 from spark.schema_resolver import SchemaResolver  # noqa: E402
 from spark.session_guard import ConnectorSessionGuard  # noqa: E402
 
@@ -59,6 +61,17 @@ DEAD_LETTER_INPUT = (
     "schema_id",
     "error",
 )
+
+
+JVM_NAMES_PER_BATCH = (
+    "org.apache.spark.sql.functions",
+    "org.apache.spark.api.python.PythonUtils",
+    "org.apache.spark.sql.SparkSession$",
+)
+
+
+# Typesafe Config (the Java driver's configuration) reads a list from properties indexed 0, 1, ...
+REFRESHED_KEYSPACES = "datastax-java-driver.advanced.metadata.schema.refreshed-keyspaces.0"
 
 
 def build_session(settings: Settings) -> SparkSession:
@@ -90,13 +103,24 @@ def build_session(settings: Settings) -> SparkSession:
     )
     for key, value in connector_conf(settings).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    # pyspark names these classes by simple name on every batch of every query; py4j then tries each wildcard
+    # import in turn, and each miss scans the class path (milliseconds each). Imported by full name, they are
+    # found at the first try.
+    for name in JVM_NAMES_PER_BATCH:
+        java_import(spark.sparkContext._jvm, name)
+    # The connector refreshes its driver session's schema metadata before every write (to read the table's
+    # definition): all keyspaces by default, 0.2 s of each batch on this box. The job writes one keyspace.
+    # The Java driver reads this from system properties when the connector opens its session (after this).
+    spark.sparkContext._jvm.java.lang.System.setProperty(REFRESHED_KEYSPACES, settings.cassandra_keyspace)
+    return spark
 
 
 def avro_compatibility(spark: SparkSession):
     """Avro's own reader/writer check (org.apache.avro.SchemaCompatibility, shipped with Spark)."""
     avro = spark.sparkContext._jvm.org.apache.avro
 
+    @lru_cache(maxsize=256)  # asked every batch; schema texts never change under an id
     def why_incompatible(reader: str, writer: str) -> str | None:
         result = avro.SchemaCompatibility.checkReaderWriterCompatibility(
             avro.Schema.Parser().parse(reader), avro.Schema.Parser().parse(writer)
@@ -109,19 +133,20 @@ def avro_compatibility(spark: SparkSession):
 
 
 @lru_cache(maxsize=64)
-def batch_metrics(listed_ids: tuple[int, ...]) -> tuple:
+def batch_metrics(listed_ids: tuple[int, ...]) -> tuple[tuple[str, Column], ...]:
     """Counted while the batch is written: rows, bad rows, the newest Kafka timestamp written, and the schema
     ids that are not among the subject's listed versions (built once per id set: every
     pyspark.sql.functions call is a round trip to the JVM)."""
     schema_id = F.col("schema_id")
     unlisted = schema_id.isNotNull() & ~schema_id.isin(list(listed_ids)) if listed_ids else schema_id.isNotNull()
-    return (
-        F.count(F.lit(1)).alias("rows"),
-        F.count(F.col("error")).alias("bad"),
-        F.max(F.when(F.col("error").isNull(), F.unix_millis("produced_at"))).alias("newest_ms"),
+    metrics = {
+        "rows": F.count(F.lit(1)),
+        "bad": F.count(F.col("error")),
+        "newest_ms": F.max(F.when(F.col("error").isNull(), F.unix_millis("produced_at"))),
         # As text: observed metrics reach Python as JVM objects unless they are plain values.
-        F.array_join(F.array_sort(F.collect_set(F.when(unlisted, schema_id))), ",").alias("unlisted_ids"),
-    )
+        "unlisted_ids": F.array_join(F.array_sort(F.collect_set(F.when(unlisted, schema_id))), ","),
+    }
+    return tuple((name, column.alias(name)) for name, column in metrics.items())
 
 
 def unlisted_ids(metrics: dict) -> list[int]:
@@ -134,10 +159,11 @@ class TopicBatchWriter:
     nothing is committed). One Spark job per batch writes the table; observed metrics count the rows that
     must go to dead letters, and only then does a second job write them."""
 
-    def __init__(self, stream: LogStream, resolver: SchemaResolver, sink: CassandraSink) -> None:
+    def __init__(self, stream: LogStream, resolver: SchemaResolver, sink: CassandraSink, observer: Observer) -> None:
         self.stream = stream
         self.resolver = resolver
         self.sink = sink
+        self.observer = observer
         self.rows_written: Counter = Counter()
         self.newest_written_ms: int | None = None  # Kafka timestamp of the newest record written
         self.batch_started: float | None = None  # monotonic time the batch in progress started
@@ -161,13 +187,13 @@ class TopicBatchWriter:
         resolved = time.monotonic()
         decoded = transforms.decode(transforms.frame(batch), schemas.writers, schemas.reader)
         checked = transforms.check_decoded(decoded, stream, schemas.writers, schemas.rejected)
-        outcome = Observation(f"{stream.table}-{batch_id}")
-        observed = checked.observe(outcome, *batch_metrics(tuple(sorted([*schemas.writers, *schemas.rejected]))))
+        listed = tuple(sorted([*schemas.writers, *schemas.rejected]))
+        observed, outcome = self.observer.observe(checked, f"{stream.table}-{batch_id}", batch_metrics(listed))
         self.sink.check_available()
         self.sink.ensure_columns(stream.table, schemas.reader_fields)
         planned = time.monotonic()
         self.sink.write(transforms.table_rows(observed, stream, schemas.field_names), stream.table)
-        metrics = outcome.get
+        metrics = outcome.values()
         written, bad = metrics["rows"] - metrics["bad"], metrics["bad"]
         wrote = time.monotonic()
         if unknown := unlisted_ids(metrics):  # dead letters for an unknown schema id only on the registry's word
@@ -466,8 +492,9 @@ def run(settings: Settings) -> int:
     connection = CassandraConnection.open(settings)
     guard = ConnectorSessionGuard(spark, settings.cassandra_session_probe_s)
     sink = CassandraSink(connection, keyspace=settings.cassandra_keyspace, replace_session=guard.replace_session)
+    observer = Observer(spark)
     queries = [
-        TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink), guard)
+        TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink, observer), guard)
         for stream in streams(settings.topic_prefix)
     ]
     stopping = False

@@ -6,7 +6,9 @@ A Kafka record moves through: `frame` (split the Confluent wire format, flag wha
 lineage, derived columns) or `dead_letter_rows` (raw bytes plus the reason).
 
 The column expressions are built once per schema set and reused by every micro-batch: building them costs
-hundreds of py4j calls, which on a busy 2-core box took 1-2 s per batch.
+hundreds of py4j calls, which on a busy 2-core box took 1-2 s per batch. For the same reason each step is a
+single projection of cached columns: a column named by a string, or one more DataFrame call, is a JVM class
+lookup by name that scans the class path (2-4 ms each on this box, every batch of every query).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from kafka.contract import LogStream
 WIRE_HEADER_BYTES = 5  # magic byte 0 + 4-byte big-endian schema id
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 LINEAGE = ("kafka_partition", "kafka_offset", "produced_at")
+# The columns `frame` makes, in order; `decode` adds `event`.
+FRAMED = (
+    "topic", "kafka_partition", "kafka_offset", "produced_at", "raw_key", "raw_value", "raw_headers",
+    "schema_id", "payload", "error",
+)  # fmt: skip
 Writers = tuple[tuple[int, str], ...]  # (schema id, writer schema text), hashable for the caches
 
 
@@ -60,6 +67,10 @@ def frame(kafka_rows: DataFrame) -> DataFrame:
 
 
 @lru_cache(maxsize=64)
+def _decoded_columns(writers: Writers, reader_schema: str) -> tuple[Column, ...]:
+    return (*[F.col(name) for name in FRAMED], _event_column(writers, reader_schema))
+
+
 def _event_column(writers: Writers, reader_schema: str) -> Column:
     options = {"mode": "PERMISSIVE", "avroSchema": reader_schema}
     schema_id = F.col("schema_id")
@@ -76,7 +87,7 @@ def decode(framed: DataFrame, writers: dict[int, str], reader_schema: str) -> Da
     """Decode each payload with the writer schema its id names, resolved by Avro to `reader_schema`, into an
     `event` struct (one shape for every id). PERMISSIVE: a payload that does not decode yields a null `event`
     (or one of nulls) instead of failing the batch; ids without a writer here also get a null `event`."""
-    return framed.select("*", _event_column(tuple(sorted(writers.items())), reader_schema))
+    return framed.select(*_decoded_columns(tuple(sorted(writers.items())), reader_schema))
 
 
 def _problems(checks: list[tuple[Column, str]]) -> Column:
@@ -86,7 +97,7 @@ def _problems(checks: list[tuple[Column, str]]) -> Column:
 
 
 @lru_cache(maxsize=64)
-def _check_columns(stream: LogStream, known_ids: tuple[int, ...], rejected: tuple[tuple[int, str], ...]):
+def _checked_columns(stream: LogStream, known_ids: tuple[int, ...], rejected: tuple[tuple[int, str], ...]):
     event = F.col("event")
     schema_id = F.col("schema_id")
     not_registered = F.format_string(f"schema id %d is not a registered version of {stream.subject}", "schema_id")
@@ -95,25 +106,17 @@ def _check_columns(stream: LogStream, known_ids: tuple[int, ...], rejected: tupl
         id_problem = F.when(schema_id == sid, F.lit(text)).otherwise(id_problem)
     # PERMISSIVE decoding of a corrupt payload gives a null struct or a struct of nulls.
     undecodable = event.isNull() | F.coalesce(*[event[name] for name in stream.required_fields]).isNull()
-    checks = (
-        id_problem.alias("_id_problem"),
-        undecodable.alias("_undecodable"),
-        _problems([(event[name].isNull(), name) for name in stream.required_fields]).alias("_missing"),
-        _problems([(event[n].isNotNull() & ~event[n].rlike(UUID_PATTERN), n) for n in stream.uuid_fields]).alias(
-            "_bad_uuid"
-        ),
-    )
+    missing = _problems([(event[name].isNull(), name) for name in stream.required_fields])
+    bad_uuid = _problems([(event[n].isNotNull() & ~event[n].rlike(UUID_PATTERN), n) for n in stream.uuid_fields])
+    corrupt = F.format_string("corrupt Avro payload: does not decode with writer schema id %d", "schema_id")
     error = (
         F.when(F.col("error").isNotNull(), F.col("error"))
-        .when(F.col("_id_problem").isNotNull(), F.col("_id_problem"))
-        .when(
-            F.col("_undecodable"),
-            F.format_string("corrupt Avro payload: does not decode with writer schema id %d", "schema_id"),
-        )
-        .when(F.col("_missing").isNotNull(), F.concat(F.lit("required value missing: "), F.col("_missing")))
-        .when(F.col("_bad_uuid").isNotNull(), F.concat(F.lit("not a uuid: "), F.col("_bad_uuid")))
+        .when(id_problem.isNotNull(), id_problem)
+        .when(undecodable, corrupt)
+        .when(missing.isNotNull(), F.concat(F.lit("required value missing: "), missing))
+        .when(bad_uuid.isNotNull(), F.concat(F.lit("not a uuid: "), bad_uuid))
     )
-    return checks, error
+    return tuple(error.alias("error") if name == "error" else F.col(name) for name in (*FRAMED, "event"))
 
 
 def check_decoded(
@@ -124,9 +127,17 @@ def check_decoded(
     unreadable as the latest), an undecodable payload, a required value missing (null where the contract has
     no null), or a uuid field that is not a uuid."""
     known = tuple(sorted([*writers, *rejected]))
-    checks, error = _check_columns(stream, known, tuple(sorted(rejected.items())))
-    flagged = decoded.select("*", *checks)
-    return flagged.withColumn("error", error).drop("_id_problem", "_undecodable", "_missing", "_bad_uuid")
+    return decoded.select(*_checked_columns(stream, known, tuple(sorted(rejected.items()))))
+
+
+@lru_cache(maxsize=1)
+def _no_error() -> Column:
+    return F.col("error").isNull()
+
+
+@lru_cache(maxsize=1)
+def _an_error() -> Column:
+    return F.col("error").isNotNull()
 
 
 @lru_cache(maxsize=64)
@@ -141,7 +152,7 @@ def _table_columns(stream: LogStream, reader_fields: tuple[str, ...]) -> tuple[C
 def table_rows(checked: DataFrame, stream: LogStream, reader_fields: list[str]) -> DataFrame:
     """Rows without an error, flattened to the table's columns: every reader-schema field, lineage, and
     `event_day` (UTC day of the event time)."""
-    return checked.where(F.col("error").isNull()).select(*_table_columns(stream, tuple(reader_fields)))
+    return checked.where(_no_error()).select(*_table_columns(stream, tuple(reader_fields)))
 
 
 @lru_cache(maxsize=1)
@@ -168,4 +179,4 @@ def _dead_letter_columns() -> tuple[Column, ...]:
 def dead_letter_rows(rows: DataFrame) -> DataFrame:
     """Rows with an error -> `dead_letters` rows. The partition (day and hour) comes from the Kafka timestamp,
     so a replay of the same record rewrites the same row."""
-    return rows.where(F.col("error").isNotNull()).select(*_dead_letter_columns())
+    return rows.where(_an_error()).select(*_dead_letter_columns())

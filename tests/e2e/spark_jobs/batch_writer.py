@@ -27,6 +27,7 @@ from config.settings import load_settings  # noqa: E402
 from database.cassandra_connection import CassandraConnection  # noqa: E402
 from kafka.contract import BY_NAME  # noqa: E402
 from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
+from spark.observed import Observer  # noqa: E402
 from spark.schema_resolver import SchemaResolver  # noqa: E402
 from spark.spark_streaming import DEAD_LETTERS_TABLE, TopicBatchWriter, avro_compatibility  # noqa: E402
 
@@ -56,7 +57,7 @@ def main(stream_name: str, topic: str, keyspace: str, control_dir: str) -> int:
     stream = dataclasses.replace(BY_NAME[stream_name], contract_topic=topic)
     resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
     connection = CassandraConnection.open(settings)
-    writer = TopicBatchWriter(stream, resolver, CassandraSink(connection, keyspace=keyspace))
+    writer = TopicBatchWriter(stream, resolver, CassandraSink(connection, keyspace=keyspace), Observer(spark))
     print("READY", flush=True)
     batch_id = 0
     while next_command(Path(control_dir), batch_id) == "batch":

@@ -42,7 +42,7 @@ class FakeGuard:
 def watched(monkeypatch) -> TopicQuery:
     """A query that started, finished one batch, and has been quiet for longer than the stall bound."""
     settings = dataclasses.replace(load_settings(), spark_stall_timeout_s=BOUND_S, spark_stall_exit_s=BOUND_S)
-    query = TopicQuery(None, settings, TopicBatchWriter(AUTH, None, None), FakeGuard())
+    query = TopicQuery(None, settings, TopicBatchWriter(AUTH, None, None, None), FakeGuard())
     query.query = FakeQuery()
     query.started_at = query.writer.last_batch_done = time.monotonic() - BOUND_S - 1
     monkeypatch.setattr(spark_streaming.diagnostics, "jvm_thread_dump", lambda _spark: "jvm threads")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import fastavro
 import pytest
-from pyspark.sql import Observation, Row
+from pyspark.sql import Row
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -26,6 +26,7 @@ from pyspark.testing import assertDataFrameEqual
 from kafka.contract import ACTIVITY, SESSION
 from kafka.logs_generators import LogGenerator
 from spark import transforms
+from spark.observed import Observer
 from spark.spark_streaming import batch_metrics, unlisted_ids
 
 KAFKA_SCHEMA = StructType(
@@ -193,9 +194,9 @@ def test_the_batch_metrics_the_job_observes_reach_python_as_values(spark) -> Non
     values = [wire(1, good), wire(99, good), wire(77, good), wire(99, good), b"not avro"]
     writers = {1: json.dumps(SESSION.schema)}
     result = checked(spark, values, writers, SESSION.schema)
-    outcome = Observation("metrics")
-    result.observe(outcome, *batch_metrics((1,))).count()
-    metrics = outcome.get
+    observed, outcome = Observer(spark).observe(result, "metrics", batch_metrics((1,)))
+    observed.count()
+    metrics = outcome.values()
     assert (metrics["rows"], metrics["bad"]) == (5, 4)
     assert metrics["newest_ms"] == int(PRODUCED.timestamp() * 1000)
     assert unlisted_ids(metrics) == [77, 99]
