@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # JVM options (defaults of the .env entries of the same names; see there for why).
 DAEMON_JAVA_OPTS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m"
-DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -Xms64m -XX:TieredStopAtLevel=1"
+DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -Xms448m -Xmn256m -XX:TieredStopAtLevel=1"
 EXECUTOR_JAVA_OPTIONS = "-XX:+UseParallelGC"
 
 
