@@ -29,6 +29,7 @@ from bench import (
     startup,
     sustained,
 )
+from bench.cpu import CpuUsage
 from bench.machine import machine_info
 from bench.memory import PeakMemory
 from bench.namespace import BenchNamespace
@@ -172,9 +173,15 @@ def run(profile: Profile) -> tuple[dict, Path]:
         results["latency"] = []
         for rate in rates:
             quiet_s[f"latency_{rate:.0f}"] = wait_for_compactions(settings, QUIESCE_TIMEOUT_S)
-            measured = e2e_bench.measure(
-                settings, rate=rate, duration_s=profile.latency_duration_s, count=None, wait_s=profile.latency_wait_s
-            )
+            with CpuUsage(platform) as cpu:  # what the box did meanwhile: the reason next to a missed p99
+                measured = e2e_bench.measure(
+                    settings,
+                    rate=rate,
+                    duration_s=profile.latency_duration_s,
+                    count=None,
+                    wait_s=profile.latency_wait_s,
+                )
+            measured["cpu"] = cpu.result
             measured["sustained_rate"] = rate == sustained_rate
             results["latency"].append(measured)
             print(f"  {rate:>8,.0f}/s: {e2e_bench.format_results(measured)}", flush=True)

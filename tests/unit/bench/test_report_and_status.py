@@ -93,6 +93,20 @@ def test_report_writes_summary_and_plots(tmp_path) -> None:
     json.dumps(results)  # what bench writes as results.json
 
 
+def test_a_missed_p99_says_what_the_box_was_doing_at_that_rate() -> None:
+    results = sample_results()
+    results["latency"][1]["cpu"] = {
+        "box_busy_share": 0.82,
+        "pct_of_one_core_by_service": {"stream": 66, "spark-worker": 40, "cassandra": 26, "bench (producer)": 19},
+    }
+    why = {t["target"]: t.get("why") for t in report.targets(results)}
+    assert why["p99 latency at 1,000 events/s (ms)"].startswith(
+        "box 82 % busy: job driver 66 %, executor 40 %, Cassandra 26 %, producer 19 % of a core"
+    )
+    assert why["p99 latency at 5,000 events/s (ms)"] is None  # measured without the CPU split
+    assert why["job / best peer drain rate"] is None  # met
+
+
 def test_lag_growth_is_the_least_squares_slope() -> None:
     assert lag_growth_per_s([(0, 0), (2, 200), (4, 400)]) == 100
     assert lag_growth_per_s([(0, 500), (2, 100), (4, 500), (6, 100)]) < 0  # a sawtooth is not growth
