@@ -99,9 +99,11 @@ def test_a_missed_p99_says_what_the_box_was_doing_at_that_rate() -> None:
         "box_busy_share": 0.82,
         "pct_of_one_core_by_service": {"stream": 66, "spark-worker": 40, "cassandra": 26, "bench (producer)": 19},
     }
+    results["producer"]["cpu"] = {"box_busy_share": 0.9, "pct_of_one_core_by_service": {"stream": 95, "kafka": 0}}
     why = {t["target"]: t.get("why") for t in report.targets(results)}
-    assert why["p99 latency at 1,000 events/s (ms)"].startswith(
-        "box 82 % busy: job driver 66 %, executor 40 %, Cassandra 26 %, producer 19 % of a core"
+    assert why["producer events/s (one process)"] == "box 90 % busy: job driver 95 % of a core (docs/performance.md)"
+    assert why["p99 latency at 1,000 events/s (ms)"] == (
+        "box 82 % busy: job driver 66 %, executor 40 %, cassandra 26 %, producer 19 % of a core (docs/performance.md)"
     )
     assert why["p99 latency at 5,000 events/s (ms)"] is None  # measured without the CPU split
     assert why["job / best peer drain rate"] is None  # met
