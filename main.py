@@ -3,6 +3,7 @@
     python3 main.py up              # first run: creates .venv, installs requirements, fetches the engines
     python3 main.py up --cluster    # 3 Kafka nodes, 3 Cassandra nodes, 2 Spark workers (.env.cluster)
     python3 main.py status [--json] [--watch [SECONDS]]
+    python3 main.py dashboard       # the page `up` supervises, http://127.0.0.1:8050 (dashboard/app.py)
     python3 main.py logs SERVICE [-n 50] [-f]
     python3 main.py down
     python3 main.py setup           # topics + schemas (idempotent)
@@ -102,6 +103,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     status.add_argument(
         "--watch", type=float, nargs="?", const=2.0, metavar="SECONDS", help="refresh every SECONDS (default 2)"
     )
+    dashboard = sub.add_parser(
+        "dashboard", help="serve the pipeline's page and /metrics (what `up` supervises; DASHBOARD_PORT)"
+    )
+    dashboard.add_argument(
+        "--probe-services",
+        action="store_true",
+        help="services from each engine's probe instead of supervisord (Compose's dashboard container)",
+    )
     logs = sub.add_parser("logs", help="show a service's log")
     logs.add_argument("service", help="kafka, registry, cassandra, spark-master or spark-worker")
     logs.add_argument("-n", "--lines", type=int, default=50)
@@ -117,7 +126,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "what",
         nargs="?",
         default="all",
-        choices=["all", "producer", "latency", "bursty", "drain", "peer", "sustained", "soak", "nulls"],
+        choices=["all", "producer", "latency", "bursty", "drain", "peer", "sustained", "soak", "nulls", "dashboard"],
         help="all (default): the whole suite, which stops and restarts local mode; against a running local mode: "
         "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
         "bursty: the same under the bursty profile (10x --rate for 5 s a minute); "
@@ -125,7 +134,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "peer: the job against a plain Python consumer draining the same backlog of --events; "
         "sustained: the highest rate the job keeps up with (a search from --rate, trials of --duration s); "
         "soak: --minutes of steady load, RSS/lag/p99/disk per minute and whether each stays flat; "
-        "nulls: what writing null fields (tombstones) costs against leaving them unset, in a keyspace of its own",
+        "nulls: what writing null fields (tombstones) costs against leaving them unset, in a keyspace of its own; "
+        "dashboard: backlogs of --events drained with the dashboard on and off, its CPU and RSS",
     )
     bench.add_argument("--quick", action="store_true", help="all: a small load, under 5 minutes (full: about 18)")
     bench.add_argument("--events", type=int, default=300_000, help="events per measurement")
@@ -310,6 +320,32 @@ def expected_failures() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
+def serve_dashboard(probe_services: bool) -> None:
+    """`main.py dashboard`: local mode's services from supervisord; Compose's (`--probe-services`) from probes,
+    where no .env or supervisord is in the container."""
+    import logging
+
+    from config.settings import load_settings
+    from dashboard.app import serve
+    from dashboard.collector import compose_collector, local_collector
+    from local.errors import LocalModeError
+    from local.platform import Platform
+    from local.ports import holder, port_free
+
+    settings = load_settings()
+    if not port_free(settings.dashboard_port, settings.dashboard_host):
+        raise LocalModeError(
+            f"port {settings.dashboard_host}:{settings.dashboard_port} (dashboard) is already in use by "
+            f"{holder(settings.dashboard_port)}: stop that process, or set DASHBOARD_PORT in .env."
+        )
+    collector = compose_collector(settings) if probe_services else local_collector(Platform.load())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2"):  # the registry client logs every request at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    print(f"dashboard on {settings.dashboard_url} (metrics at /metrics)", flush=True)
+    serve(collector, settings.dashboard_host, settings.dashboard_port)
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here: these need the virtualenv's packages.
     from local import platform
@@ -366,6 +402,9 @@ def run(args: argparse.Namespace) -> int:
             from ops import dead_letter_tools
 
             return dead_letter_tools.main(load_settings(), args)
+        if args.command == "dashboard":
+            serve_dashboard(args.probe_services)
+            return 0
         if args.command == "setup":
             from pipeline_setup import setup
 

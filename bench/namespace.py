@@ -39,7 +39,8 @@ from local.probes import stream_job_ready
 
 TOPIC_PREFIX = "bench_"
 KEYSPACE = "bench_user_logs"
-PAUSED = ("producer", "stream")  # the pipeline's own generator and job
+# The pipeline's own generator and job, and the dashboard watching them (`bench dashboard` runs its own).
+PAUSED = ("producer", "stream", "dashboard")
 JOB_READY_TIMEOUT_S = 240
 JOB_STOP_WAIT_S = 60
 ADMIN_TIMEOUT_S = 60

@@ -154,6 +154,10 @@ class Settings:
     spark_stall_exit_s: int
     cassandra_session_probe_s: int
     producer_rate: float
+    dashboard_host: str
+    dashboard_port: int
+    dashboard_refresh_s: float
+    dashboard_links: str
     cluster: bool
     topic_prefix: str = ""
     cassandra_keyspace: str = PIPELINE_KEYSPACE
@@ -183,6 +187,10 @@ class Settings:
     def spark_master_ui_url(self) -> str:
         host = urlparse(self.spark_master_url).hostname
         return f"http://{host}:{self.spark_master_webui_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.dashboard_host}:{self.dashboard_port}"
 
 
 def cluster_mode_marker() -> Path:
@@ -262,6 +270,10 @@ def load_settings(env_file: Path | None = None) -> Settings:
         spark_stall_exit_s=_int("SPARK_STALL_EXIT_S", 120),
         cassandra_session_probe_s=_int("CASSANDRA_SESSION_PROBE_S", 5),
         producer_rate=float(_str("PRODUCER_RATE", "200")),
+        dashboard_host=_str("DASHBOARD_HOST", "127.0.0.1"),
+        dashboard_port=_int("DASHBOARD_PORT", 8050),
+        dashboard_refresh_s=float(_str("DASHBOARD_REFRESH_S", "5")),
+        dashboard_links=os.environ.get("DASHBOARD_LINKS", ""),
         cluster=cluster,
         topic_prefix=_matching("PIPELINE_TOPIC_PREFIX", "", _TOPIC_PREFIX, "letters, digits, '.', '_' or '-'"),
         cassandra_keyspace=_matching(

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
-from kafka.contract import STREAMS, streams
+from kafka.contract import STREAMS, LogStream, streams
 from kafka.offsets import lag as topic_lag
 from kafka.offsets import processed_offsets, topic_end_offsets
 from local.platform import Platform, status_rows
@@ -48,11 +48,13 @@ def total_lag(settings: Settings) -> tuple[int, int] | None:
     return lag, processed_total
 
 
-def topic_rows(ends: dict[str, dict[int, int]] | None, report: dict | None, now: float) -> list[dict]:
+def topic_rows(
+    ends: dict[str, dict[int, int]] | None, report: dict | None, now: float, topics: tuple[LogStream, ...] = STREAMS
+) -> list[dict]:
     """One row per topic: end offset, processed offset and lag (sums over partitions), the job's counters."""
     queries = (report or {}).get("queries", {})
     rows = []
-    for stream in STREAMS:
+    for stream in topics:
         query = queries.get(stream.topic, {})
         progress = query.get("last_progress") or {}
         topic_ends = (ends or {}).get(stream.topic)
@@ -87,10 +89,16 @@ def topic_rows(ends: dict[str, dict[int, int]] | None, report: dict | None, now:
 
 
 def pipeline_status(platform: Platform) -> dict:
+    """Local mode's status: services as supervisord runs them."""
+    return status_of(platform.settings, status_rows(platform))
+
+
+def status_of(settings: Settings, services: list[dict]) -> dict:
+    """The services given (supervisord's view in local mode; each engine's probe in Compose's dashboard),
+    the job's own report while it is live, and the topics' end offsets from Kafka."""
     now = time.time()
-    services = status_rows(platform)
     running = {r["service"] for r in services if r["state"] != "down"}
-    report = read_job_report(platform.paths.run / "stream-status.json")
+    report = read_job_report(settings.job_status_file)
     job_state, health, problems = "not running", "unhealthy", ["the streaming job is not running"]
     if report is not None and "stream" in running:
         age = now - report.get("updated_at", 0)
@@ -100,9 +108,10 @@ def pipeline_status(platform: Platform) -> dict:
             job_state, problems = f"no report for {age:.0f} s", [f"the job has not reported for {age:.0f} s"]
     else:
         report = None  # counters of a job that has stopped are not live
-    kafka_up = any(node.name in running for node in topology(platform.settings).kafka)
-    ends = topic_end_offsets(platform.settings.kafka_bootstrap_servers) if kafka_up else None
-    topics = topic_rows(ends, report, now)
+    kafka_up = any(node.name in running for node in topology(settings).kafka)
+    watched = streams(settings.topic_prefix)
+    ends = topic_end_offsets(settings.kafka_bootstrap_servers, [s.topic for s in watched]) if kafka_up else None
+    topics = topic_rows(ends, report, now, watched)
     return {
         "generated_at": now,
         "services": services,

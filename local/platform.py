@@ -243,7 +243,7 @@ def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None
         run_setup(platform.settings)
     except EXPECTED_FAILURES as exc:
         raise LocalModeError(f"setup failed: {exc}") from None
-    wanted = {"stream"} | ({"producer"} if producer else set())
+    wanted = {"stream", "dashboard"} | ({"producer"} if producer else set())
     _start_in_order(platform, [s for s in services if s.name in wanted], ready)
 
 

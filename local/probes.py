@@ -96,3 +96,12 @@ def stream_job_ready(settings: Settings, timeout: float = 3.0) -> str | None:
         a for a in state.get("activeapps", []) if a.get("name") == settings.job_name and a.get("state") == "RUNNING"
     ]
     return None if running else f"{settings.job_name} not running on the master"
+
+
+def dashboard_ready(settings: Settings, timeout: float = 3.0) -> str | None:
+    """The page's server answers its health check."""
+    try:
+        response = requests.get(f"{settings.dashboard_url}/healthz", timeout=timeout)
+    except requests.RequestException as exc:
+        return f"no answer: {exc.__class__.__name__}"
+    return None if response.status_code == 200 else f"HTTP {response.status_code}"

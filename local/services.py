@@ -304,6 +304,19 @@ def producer(settings: Settings, paths: LocalPaths, java: JavaRuntime, nodes: To
     )
 
 
+def dashboard(settings: Settings) -> Service:
+    """The pipeline's page and Prometheus endpoint (dashboard/app.py), up while the engines are."""
+    return Service(
+        name="dashboard",
+        address=f"{settings.dashboard_url} (Prometheus: /metrics)",
+        command=[sys.executable, str(PROJECT_ROOT / "main.py"), "dashboard"],
+        ports=((settings.dashboard_host, settings.dashboard_port),),
+        probe=probes.dashboard_ready,
+        ready_timeout_s=60,
+        autorestart=True,
+    )
+
+
 def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved) -> list[Service]:
     """In start order; `after` says which must be ready before a service starts."""
     nodes = topology(settings)
@@ -315,10 +328,11 @@ def all_services(settings: Settings, paths: LocalPaths, java: JavaRuntime, resol
         *(spark_worker(settings, paths, java, worker) for worker in nodes.spark_workers),
         stream_job(settings, paths, java, nodes),
         producer(settings, paths, java, nodes),
+        dashboard(settings),
     ]
 
 
-PIPELINE_NAMES = ("stream", "producer")
+PIPELINE_NAMES = ("stream", "producer", "dashboard")
 
 
 def infra_names(settings: Settings) -> tuple[str, ...]:

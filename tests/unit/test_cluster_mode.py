@@ -117,7 +117,7 @@ def test_down_stops_the_nodes_of_one_engine_together_in_reverse_start_order(clus
     from local.services import service_names
 
     groups = stop_groups(list(reversed(service_names(cluster_settings))))
-    assert groups[:2] == [["producer"], ["stream"]]
+    assert groups[:3] == [["dashboard"], ["producer"], ["stream"]]
     assert ["spark-worker-2", "spark-worker-1"] in groups
     assert groups[-2:] == [["cassandra-3", "cassandra-2", "cassandra-1"], ["kafka-3", "kafka-2", "kafka-1"]]
     assert stop_groups(["stream", "spark-worker", "spark-master", "kafka"]) == [

@@ -21,7 +21,9 @@ from tests.unit.compose.compose_model import (
     settings_names,
 )
 
-PIPELINE_SERVICES = ("producer", "schemas-init", "spark-driver")
+PIPELINE_SERVICES = ("producer", "schemas-init", "spark-driver", "dashboard")
+# The dashboard's own settings: set in its container only (checked below).
+DASHBOARD_ONLY = {"DASHBOARD_HOST", "DASHBOARD_PORT", "DASHBOARD_REFRESH_S", "DASHBOARD_LINKS"}
 # Read by settings.py for local mode only: Compose's engines use fixed in-network ports and their own tools.
 LOCAL_ONLY = {"KAFKA_CONTROLLER_PORT", "REGISTRY_MANAGEMENT_PORT", "CASSANDRA_STORAGE_PORT", "CASSANDRA_JMX_PORT"}
 # Sizes of the engines: Compose hands them to the engine containers (where each is checked below).
@@ -59,14 +61,25 @@ def test_every_variable_resolves_from_env_file(path) -> None:
 def test_the_exemptions_are_still_settings() -> None:
     """Everything else config/settings.py reads goes to the pipeline's containers (next test); a stale name
     in the lists above would exempt nothing and mislead."""
-    assert LOCAL_ONLY | set(ENGINE_SIZING) | TOPOLOGY <= settings_names()
+    assert LOCAL_ONLY | set(ENGINE_SIZING) | TOPOLOGY | DASHBOARD_ONLY <= settings_names()
 
 
 @pytest.mark.parametrize("service", PIPELINE_SERVICES)
 def test_pipeline_containers_get_every_setting(service) -> None:
-    needed = settings_names() - LOCAL_ONLY - set(ENGINE_SIZING) - TOPOLOGY
+    needed = settings_names() - LOCAL_ONLY - set(ENGINE_SIZING) - TOPOLOGY - DASHBOARD_ONLY
     environment = raw(BASE)["services"][service]["environment"]
     assert sorted(needed - set(environment)) == []
+
+
+def test_the_dashboard_listens_in_network_and_publishes_on_loopback() -> None:
+    dashboard = raw(BASE)["services"]["dashboard"]
+    assert set(dashboard["environment"]) >= DASHBOARD_ONLY
+    assert dashboard["environment"]["DASHBOARD_HOST"] == "0.0.0.0"
+    internal = dashboard["environment"]["DASHBOARD_PORT"]
+    assert dashboard["ports"] == [f"127.0.0.1:${{DASHBOARD_PORT}}:{internal}"]
+    assert "--probe-services" in dashboard["command"]
+    scraped = (Path(BASE).parent / "docker" / "prometheus" / "prometheus.yml").read_text()
+    assert f'"dashboard:{internal}"' in scraped
 
 
 def test_engine_sizes_come_from_the_same_settings() -> None:

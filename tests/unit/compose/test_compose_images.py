@@ -33,6 +33,7 @@ PINNED_BY = {
     "confluentinc/cp-enterprise-alertmanager": "CONTROL_CENTER_VERSION",
     "cassandra": "CASSANDRA_VERSION",
     "ghcr.io/kafbat/kafka-ui": "KAFKA_UI_VERSION",
+    "prom/prometheus": "PROMETHEUS_VERSION",
 }
 DOCKERFILES = [ROOT / "docker" / "producer" / "Dockerfile", ROOT / "docker" / "spark" / "Dockerfile"]
 
