@@ -107,7 +107,7 @@ def _measured(
             results = peer_bench.run(namespace, PEER_GRID, events)
             summary = peer_bench.format_results(results)
         elif what == "dashboard":
-            results = dashboard_overhead.run(settings, events)
+            results = dashboard_overhead.run(platform, settings, events)
             summary = dashboard_overhead.format_results(results)
         else:
             results = e2e_bench.measure(settings, rate=0, duration_s=None, count=events)

@@ -23,8 +23,8 @@ from config.settings import Settings
 from database import dead_letters
 from database.cassandra_connection import CassandraConnection
 from kafka.contract import LogStream
-from kafka.offsets import processed_offsets
-from ops.wire import OffsetRange, WireDecoder, consumer
+from kafka.offsets import QUIET_LOGGER, processed_offsets
+from ops.wire import OffsetRange, WireDecoder
 
 SAMPLE_PER_PARTITION = 10
 READ_TIMEOUT_S = 10
@@ -74,6 +74,24 @@ def key_value(stream: LogStream, name: str, value):
     if isinstance(value, int) and name in stream.timestamp_fields:
         return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
     return value
+
+
+def sampling_consumer(settings: Settings) -> Consumer:
+    """A consumer for a few records at a time: librdkafka prefetches megabytes per partition by default (and
+    the tools' consumer 16 MB), which a dashboard reading 11 records per partition would only hold in memory."""
+    return Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"pipeline-dashboard-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "fetch.max.bytes": 1024 * 1024,  # librdkafka's floor: message.max.bytes (1,000,000)
+            "max.partition.fetch.bytes": 32 * 1024,
+            "queued.max.messages.kbytes": 256,
+            "queued.min.messages": 100,
+            "logger": QUIET_LOGGER,
+        }
+    )
 
 
 class RowSampler:
@@ -138,7 +156,7 @@ class RowSampler:
         if not done:
             return {}
         if self.client is None:
-            self.client = consumer(self.settings)
+            self.client = sampling_consumer(self.settings)
         try:
             records = self._read(self.client, self._spans(self.client, done))
         except (KafkaException, TimeoutError):

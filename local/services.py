@@ -314,6 +314,7 @@ def dashboard(settings: Settings) -> Service:
         probe=probes.dashboard_ready,
         ready_timeout_s=60,
         autorestart=True,
+        env=_jvm_env(settings),  # its threads (uvicorn, Kafka and Cassandra clients) would each get an arena
     )
 
 
