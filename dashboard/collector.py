@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from cassandra.cluster import NoHostAvailable
 from confluent_kafka import KafkaException
@@ -33,6 +34,7 @@ from ops.wire import WireDecoder
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 ROWS_EVERY = 2
 DEAD_LETTERS_EVERY = 3
 
@@ -132,28 +134,27 @@ class Collector:
             self.cassandra = None
 
     def _rows_sample(self, report: dict | None, kafka_up: bool, errors: dict) -> dict[str, sources.TopicSample]:
-        found: dict[str, sources.TopicSample] = {}
         if report is None or not kafka_up:
-            return found
+            return {}
         queries = report.get("queries", {})
-        try:
-            progress = {s: queries.get(s.topic, {}).get("last_progress") for s in self.streams}
-            found = self.rows.sample(self._session(), progress)
-        except (NoHostAvailable, DriverException, CassandraUnavailable) as exc:
-            self._drop_session()
-            errors["cassandra"] = _error(exc)
-        except SOURCE_ERRORS as exc:
-            errors["latency sample"] = _error(exc)
-        return found
+        progress = {s: queries.get(s.topic, {}).get("last_progress") for s in self.streams}
+        return self._guarded("latency sample", lambda: self.rows.sample(self._session(), progress), errors) or {}
 
     def _dead_letters(self, errors: dict) -> sources.DeadLetterSummary | None:
+        keyspace = self.settings.cassandra_keyspace
+        return self._guarded(
+            "dead letters", lambda: sources.dead_letter_summary(self._session(), keyspace, self.streams), errors
+        )
+
+    def _guarded(self, source: str, read: Callable[[], T], errors: dict) -> T | None:
+        """`read()`, or None with the failure named under its source (Cassandra's, which also drops the session)."""
         try:
-            return sources.dead_letter_summary(self._session(), self.settings.cassandra_keyspace, self.streams)
+            return read()
         except (NoHostAvailable, DriverException, CassandraUnavailable) as exc:
             self._drop_session()
             errors["cassandra"] = _error(exc)
         except SOURCE_ERRORS as exc:
-            errors["dead letters"] = _error(exc)
+            errors[source] = _error(exc)
         return None
 
     def collect(self) -> dict:

@@ -14,20 +14,20 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _gauge(name: str, doc: str, labels: list[str], rows: list[tuple[list[str], float | None]]) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc, labels=labels)
+def _filled(family: Metric, rows: list[tuple[list[str], float | None]]) -> Metric:
+    """A sample per row whose value is known: an unknown figure is left out, never reported as 0."""
     for values, value in rows:
         if value is not None:
             family.add_metric(values, float(value))
     return family
 
 
-def _counter(name: str, doc: str, labels: list[str], rows: list[tuple[list[str], float | None]]) -> CounterMetricFamily:
-    family = CounterMetricFamily(name, doc, labels=labels)
-    for values, value in rows:
-        if value is not None:
-            family.add_metric(values, float(value))
-    return family
+def _gauge(name: str, doc: str, labels: list[str], rows: list[tuple[list[str], float | None]]) -> Metric:
+    return _filled(GaugeMetricFamily(name, doc, labels=labels), rows)
+
+
+def _counter(name: str, doc: str, labels: list[str], rows: list[tuple[list[str], float | None]]) -> Metric:
+    return _filled(CounterMetricFamily(name, doc, labels=labels), rows)
 
 
 def _seconds(ms: float | None) -> float | None:

@@ -63,33 +63,43 @@ def next_refresh(page: Page, after: float, timeout_s: float = 60) -> float:
     return page_time(page)
 
 
+def figures_between_two_status_calls(page: Page) -> list[tuple]:
+    """(topic, figure, before, on the page, after) for each page figure outside its two `status` values."""
+    before = status()
+    next_refresh(page, before["generated_at"])
+    on_page = {
+        t.topic: {field: shown(page, t.topic, field) for field in ("end_offset", "processed_offset", "dead_letters")}
+        | {"rows_written": shown(page, t.table, "rows_written")}
+        for t in STREAMS
+    }
+    after = status()
+    mismatches = []
+    for stream in STREAMS:
+        old = next(t for t in before["topics"] if t["topic"] == stream.topic)
+        new = next(t for t in after["topics"] if t["topic"] == stream.topic)
+        for field, value in on_page[stream.topic].items():
+            if value is None or old[field] is None or not old[field] <= int(value) <= new[field]:
+                mismatches.append((stream.topic, field, old[field], value, new[field]))
+    return mismatches
+
+
 def test_the_page_follows_the_pipeline_in_a_real_browser(pipeline, page: Page) -> None:
     settings = pipeline.settings
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    events = unique_events(sessions=900)
+    events = unique_events(sessions=1500)  # about 90 s at 150 events/s: events flow through every check
     with producing(settings, events, rate=150):
         page.goto(settings.dashboard_url)
         next_refresh(page, 0)
         assert page.title() == "Log pipeline"
 
         # Figures agree with `status --json` within a refresh: a sample taken between two status calls lies
-        # between them (every figure compared only grows while events flow).
-        before = status()
-        next_refresh(page, before["generated_at"])
-        on_page = {
-            t.topic: {
-                field: shown(page, t.topic, field) for field in ("end_offset", "processed_offset", "dead_letters")
-            }
-            | {"rows_written": shown(page, t.table, "rows_written")}
-            for t in STREAMS
-        }
-        after = status()
-        for stream in STREAMS:
-            old = next(t for t in before["topics"] if t["topic"] == stream.topic)
-            new = next(t for t in after["topics"] if t["topic"] == stream.topic)
-            for field, value in on_page[stream.topic].items():
-                assert value is not None, (stream.topic, field)
-                assert old[field] <= int(value) <= new[field], (stream.topic, field, old[field], value, new[field])
+        # between them (every figure compared only grows while the job runs). A job still starting (its
+        # report not yet live) or restarting resets its counters: such a round is taken again, at most twice.
+        for _attempt in range(3):
+            mismatches = figures_between_two_status_calls(page)
+            if not mismatches:
+                break
+        assert mismatches == [], mismatches
 
         # The charts move: more points each refresh, and the produce rate seen while events flow.
         points = int(page.locator("body").get_attribute("data-chart-points"))
