@@ -27,13 +27,17 @@ def kafka_node_ready(bootstrap: str, node_id: int, timeout: float = 3.0) -> str 
     return None if node_id in metadata.brokers else f"node {node_id} not among the live brokers yet"
 
 
-def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
-    """A GET on the Confluent-compatible API."""
+def _http_ok(url: str, timeout: float) -> str | None:
     try:
-        response = requests.get(f"{settings.schema_registry_url}/subjects", timeout=timeout)
+        response = requests.get(url, timeout=timeout)
     except requests.RequestException as exc:
         return f"no answer: {exc.__class__.__name__}"
     return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
+    """A GET on the Confluent-compatible API."""
+    return _http_ok(f"{settings.schema_registry_url}/subjects", timeout)
 
 
 def cassandra_node_ready(settings: Settings, host: str, min_peers: int = 0, timeout: float = 5.0) -> str | None:
@@ -100,8 +104,4 @@ def stream_job_ready(settings: Settings, timeout: float = 3.0) -> str | None:
 
 def dashboard_ready(settings: Settings, timeout: float = 3.0) -> str | None:
     """The page's server answers its health check."""
-    try:
-        response = requests.get(f"{settings.dashboard_url}/healthz", timeout=timeout)
-    except requests.RequestException as exc:
-        return f"no answer: {exc.__class__.__name__}"
-    return None if response.status_code == 200 else f"HTTP {response.status_code}"
+    return _http_ok(f"{settings.dashboard_url}/healthz", timeout)
