@@ -126,7 +126,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "what",
         nargs="?",
         default="all",
-        choices=["all", "producer", "latency", "bursty", "drain", "peer", "sustained", "soak", "nulls", "dashboard"],
+        choices=[
+            *("all", "producer", "latency", "bursty", "drain", "peer", "sustained", "soak", "nulls", "dashboard"),
+            "alerts",
+        ],
         help="all (default): the whole suite, which stops and restarts local mode; against a running local mode: "
         "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
         "bursty: the same under the bursty profile (10x --rate for 5 s a minute); "
@@ -135,7 +138,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "sustained: the highest rate the job keeps up with (a search from --rate, trials of --duration s); "
         "soak: --minutes of steady load, RSS/lag/p99/disk per minute and whether each stays flat; "
         "nulls: what writing null fields (tombstones) costs against leaving them unset, in a keyspace of its own; "
-        "dashboard: backlogs of --events drained with the dashboard on and off, its CPU and RSS",
+        "dashboard: backlogs of --events drained with the dashboard on and off, its CPU and RSS; "
+        "alerts: the failed-login query's alert latency, its cost to backlog drains of --events, its state after "
+        "an hour of traffic",
     )
     bench.add_argument("--quick", action="store_true", help="all: a small load, under 5 minutes (full: about 18)")
     bench.add_argument("--events", type=int, default=300_000, help="events per measurement")

@@ -10,7 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-from bench import dashboard_overhead, e2e_bench, nulls, peer_bench, producer_bench, startup, suite, sustained
+from bench import (
+    alerts_bench,
+    dashboard_overhead,
+    e2e_bench,
+    nulls,
+    peer_bench,
+    producer_bench,
+    startup,
+    suite,
+    sustained,
+)
 from bench.cpu import CpuUsage, format_cpu
 from bench.machine import machine_info
 from bench.memory import PeakMemory
@@ -106,6 +116,9 @@ def _measured(
         elif what == "peer":
             results = peer_bench.run(namespace, PEER_GRID, events)
             summary = peer_bench.format_results(results)
+        elif what == "alerts":
+            results = alerts_bench.run(namespace, events)
+            summary = alerts_bench.format_results(results)
         elif what == "dashboard":
             results = dashboard_overhead.run(platform, settings, events)
             summary = dashboard_overhead.format_results(results)

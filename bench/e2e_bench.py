@@ -68,7 +68,7 @@ def _fetch(cassandra: CassandraConnection, keyspace: str, recorder: Recorder) ->
     return rows
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
@@ -109,9 +109,9 @@ def measure(
         "produced_events_per_s": round(total / produced_s, 1),
         "end_to_end_events_per_s": round(total / ((last_written - first_produced) / 1000), 1),
         "latency_ms": {
-            "p50": round(_percentile(latencies, 0.50)),
-            "p95": round(_percentile(latencies, 0.95)),
-            "p99": round(_percentile(latencies, 0.99)),
+            "p50": round(percentile(latencies, 0.50)),
+            "p95": round(percentile(latencies, 0.95)),
+            "p99": round(percentile(latencies, 0.99)),
             "max": round(latencies[-1]),
         },
     }

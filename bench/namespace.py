@@ -29,7 +29,7 @@ from bench.memory import BENCH_JOB_PID_FILE
 from config.settings import Settings
 from database.cassandra_connection import CassandraConnection
 from database.schema import apply_setup
-from kafka.contract import streams
+from kafka.contract import AUTH, streams
 from kafka.schema_registry import register_all
 from kafka.topics import wanted_configs
 from local.java import find_java17
@@ -159,6 +159,7 @@ class BenchNamespace:
         self.process: subprocess.Popen | None = None
         self.log_path = platform.paths.logs / f"{keyspace}-stream.log"
         self.pid_file = platform.paths.run / BENCH_JOB_PID_FILE
+        self.job_env: dict[str, str] = {}
 
     def __enter__(self) -> Settings:
         self.remove()  # an interrupted run's leftovers
@@ -201,9 +202,18 @@ class BenchNamespace:
             self.platform.supervisor.start(name)
         self.paused = []
 
+    def restart_job(self, alerts: bool) -> None:
+        """The bench's job again, with its failed-login query on or off (on: from the topic's end, as on a
+        first start, so it has no backlog of its own to catch up on)."""
+        self.stop_job()
+        auth = next(s for s in streams(self.settings.topic_prefix) if s.name == AUTH.name)
+        shutil.rmtree(self.settings.spark_checkpoint_dir / f"{auth.topic}.alerts", ignore_errors=True)
+        self.job_env = {"AUTH_ALERTS_ENABLED": "true" if alerts else "false"}
+        self._start_job()
+
     def _start_job(self) -> None:
         service = next(s for s in described_services(self.platform, find_java17()) if s.name == "stream")
-        env = {**os.environ, **service.env, **job_environment(self.settings)}
+        env = {**os.environ, **service.env, **job_environment(self.settings), **self.job_env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(

@@ -99,6 +99,44 @@ def _registry_url() -> str:
 
 
 @dataclass(frozen=True)
+class AuthAlertRules:
+    """The failed-login query's windows and thresholds (spark/auth_alerts.py), all from `.env`."""
+
+    enabled: bool
+    window_s: int
+    slide_s: int
+    watermark_s: int
+    user_threshold: int
+    ip_threshold: int
+    starting_offsets: str = "latest"
+
+
+def _auth_alert_rules() -> AuthAlertRules:
+    rules = AuthAlertRules(
+        enabled=_str("AUTH_ALERTS_ENABLED", "true").lower() in ("1", "true", "yes", "on"),
+        window_s=_int("AUTH_ALERT_WINDOW_S", 300),
+        slide_s=_int("AUTH_ALERT_SLIDE_S", 60),
+        watermark_s=_int("AUTH_ALERT_WATERMARK_S", 120),
+        user_threshold=_int("AUTH_ALERT_USER_THRESHOLD", 5),
+        ip_threshold=_int("AUTH_ALERT_IP_THRESHOLD", 20),
+        starting_offsets=_str("AUTH_ALERT_STARTING_OFFSETS", "latest"),
+    )
+    for name in ("window_s", "slide_s", "user_threshold", "ip_threshold"):
+        if getattr(rules, name) < 1:
+            raise SettingsError(f"AUTH_ALERT_{name.upper()}={getattr(rules, name)} must be at least 1")
+    if rules.starting_offsets not in ("latest", "earliest"):
+        raise SettingsError(f"AUTH_ALERT_STARTING_OFFSETS={rules.starting_offsets!r} must be latest or earliest")
+    if rules.watermark_s < 0:
+        raise SettingsError(f"AUTH_ALERT_WATERMARK_S={rules.watermark_s} must not be negative")
+    if rules.slide_s > rules.window_s or rules.window_s % rules.slide_s:
+        raise SettingsError(
+            f"AUTH_ALERT_SLIDE_S={rules.slide_s} must divide AUTH_ALERT_WINDOW_S={rules.window_s} "
+            "(each event then falls in window/slide windows)"
+        )
+    return rules
+
+
+@dataclass(frozen=True)
 class Settings:
     kafka_bootstrap_servers: str
     schema_registry_url: str
@@ -159,6 +197,7 @@ class Settings:
     dashboard_refresh_s: float
     dashboard_links: str
     cluster: bool
+    auth_alerts: AuthAlertRules
     topic_prefix: str = ""
     cassandra_keyspace: str = PIPELINE_KEYSPACE
 
@@ -275,6 +314,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         dashboard_refresh_s=float(_str("DASHBOARD_REFRESH_S", "5")),
         dashboard_links=os.environ.get("DASHBOARD_LINKS", ""),
         cluster=cluster,
+        auth_alerts=_auth_alert_rules(),
         topic_prefix=_matching("PIPELINE_TOPIC_PREFIX", "", _TOPIC_PREFIX, "letters, digits, '.', '_' or '-'"),
         cassandra_keyspace=_matching(
             "CASSANDRA_KEYSPACE", PIPELINE_KEYSPACE, _KEYSPACE_NAME, "a lower-case CQL name of at most 48 characters"

@@ -101,6 +101,7 @@ class Collector:
         self.samples = 0
         self._rows: dict[str, sources.TopicSample] | None = None
         self._letters: sources.DeadLetterSummary | None = None
+        self._alerts: list[dict] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dashboard-collector", daemon=True)
 
@@ -171,6 +172,9 @@ class Collector:
             self._rows = self._rows_sample(report, "kafka" not in errors, errors)
         if self.samples % DEAD_LETTERS_EVERY == 0 or self._letters is None:
             self._letters = self._dead_letters(errors)
+            if status.get("auth_alerts") is not None:
+                keyspace = self.settings.cassandra_keyspace
+                self._alerts = self._guarded("alerts", lambda: sources.recent_alerts(self._session(), keyspace), errors)
         samples, letters = self._rows, self._letters
         point = Point(
             at=status["generated_at"],
@@ -183,6 +187,7 @@ class Collector:
         )
         self.history.add(point)
         return snapshot(status, point, self.history, samples, letters, errors, links(self.settings)) | {
+            "auth_alerts": status.get("auth_alerts") and status["auth_alerts"] | {"newest": self._alerts or []},
             "refresh_s": self.settings.dashboard_refresh_s,
             "sample_s": round(time.monotonic() - started, 3),
         }

@@ -97,7 +97,20 @@ def families(snap: dict) -> Iterator[Metric]:
         "pipeline_dead_letters_last_day_records", "Dead letters of the last 24 hours, by reason.", ["topic", "reason"],
         [([d["topic"], d["reason"]], d["count"]) for d in snap["dead_letters"]["by_reason"]],
     )  # fmt: skip
-    sources = ("kafka", "cassandra", "latency sample", "dead letters")
+    alerts = snap.get("auth_alerts") or {}
+    yield _counter(
+        "pipeline_auth_alert_rows_written", "Failed-login alert rows written since the job started (rewrites too).", [],
+        [([], alerts.get("alerts_written"))],
+    )  # fmt: skip
+    yield _counter(
+        "pipeline_auth_alert_late_events_dropped", "Failed logins that arrived later than the watermark.", [],
+        [([], alerts.get("late_dropped"))],
+    )  # fmt: skip
+    yield _gauge(
+        "pipeline_auth_alert_state_rows", "Rows the failed-login query holds in its state.", [],
+        [([], alerts.get("state_rows"))],
+    )  # fmt: skip
+    sources = ("kafka", "cassandra", "latency sample", "dead letters", "alerts")
     yield _gauge(
         "pipeline_dashboard_source_up", "1 if the dashboard's last sample read this source.", ["source"],
         [([s.replace(" ", "_")], 0 if s in snap["sources"] else 1) for s in sources],

@@ -224,3 +224,39 @@ def dead_letter_summary(cassandra: CassandraConnection, keyspace: str, streams: 
         for r in rows[:NEWEST_DEAD_LETTERS]
     ]
     return DeadLetterSummary(dict(counts), newest)
+
+
+NEWEST_ALERTS = 20
+ALERT_COLUMNS = (
+    "window_start, subject_type, subject, reason, failures, distinct_ips, distinct_users, lockouts, last_failure, "
+    "alerted_at"
+)
+
+
+def recent_alerts(cassandra: CassandraConnection, keyspace: str) -> list[dict]:
+    """The newest failed-login alerts (today's and yesterday's partitions, UTC), newest window first."""
+    today = dt.datetime.now(dt.UTC).date()
+    rows = []
+    for day in (today, today - dt.timedelta(days=1)):
+        query = f"SELECT {ALERT_COLUMNS} FROM {keyspace}.auth_alerts WHERE day = %s LIMIT {NEWEST_ALERTS}"
+        rows += list(cassandra.session.execute(query, (day,), timeout=READ_TIMEOUT_S))
+        if len(rows) >= NEWEST_ALERTS:
+            break
+
+    def seconds(value: dt.datetime | None) -> float | None:
+        return value.replace(tzinfo=dt.UTC).timestamp() if value else None
+
+    return [
+        {
+            "window_start": seconds(r.window_start),
+            "subject_type": r.subject_type,
+            "subject": r.subject,
+            "reason": r.reason,
+            "failures": r.failures,
+            "distinct": r.distinct_ips if r.subject_type == "user" else r.distinct_users,
+            "lockouts": r.lockouts,
+            "last_failure": seconds(r.last_failure),
+            "alerted_at": seconds(r.alerted_at),
+        }
+        for r in rows[:NEWEST_ALERTS]
+    ]

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from config.settings import Settings, load_settings
 from kafka import schema_registry
+from kafka.attacks import ATTACKS, Attack, with_attack
 from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream, streams
 from kafka.load_profiles import EVOLVE_AFTER_DEFAULT, PROFILES, BurstyPacer, Malformer, evolved_events, late_events
 from kafka.logs_generators import Event, LogGenerator
@@ -371,6 +372,16 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     parser.add_argument("--share", type=float, default=0.05, help="late, malformed: the share of events (0.05)")
     parser.add_argument(
+        "--attack",
+        choices=ATTACKS,
+        help="mix a brute-force pattern into the traffic: user = one victim failing from a few addresses (and "
+        "locked every 10 failures); ip = one address failing against many users (see auth_alerts in README)",
+    )
+    parser.add_argument(
+        "--attack-rate", type=float, default=2.0, help="the attack's failed logins per second (default 2)"
+    )
+    parser.add_argument("--attack-count", type=int, help="stop attacking after this many failed logins")
+    parser.add_argument(
         "--processes",
         type=int,
         default=1,
@@ -383,7 +394,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 def profiled(args: argparse.Namespace, seed: int | None) -> dict:
     """The events, pacer and malformer of `--profile` (what `LogProducer.run` takes besides its bounds)."""
     rng = random.Random(None if seed is None else seed + 1)
-    events = wall_clock_events(LogGenerator(seed=seed, user_prefix=args.user_prefix), args.topics)
+    generator = LogGenerator(seed=seed, user_prefix=args.user_prefix)
+    events = wall_clock_events(generator, args.topics)
     run = {"events": events, "rate": args.rate}
     if args.profile == "bursty":
         run["pacer"] = BurstyPacer(args.rate)
@@ -396,6 +408,10 @@ def profiled(args: argparse.Namespace, seed: int | None) -> dict:
         if switch_after is None:
             switch_after = args.count // 2 if args.count else EVOLVE_AFTER_DEFAULT
         run["events"] = evolved_events(events, switch_after, rng)
+    if getattr(args, "attack", None):
+        attack = Attack(args.attack, generator, None if seed is None else seed + 2)
+        run["events"] = with_attack(run["events"], attack, args.attack_rate, args.attack_count)
+        run["attack"] = attack
     return run
 
 
@@ -472,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--processes must be at least 1")
     if args.processes > 1 and args.ack_log:
         parser.error("--ack-log needs --processes 1 (one log, one producer)")
+    if args.attack and args.processes > 1:
+        parser.error("--attack needs --processes 1 (one attacker)")
+    if args.attack and args.attack_rate <= 0:
+        parser.error("--attack-rate must be above 0 failed logins per second")
     if not 0 <= args.share <= 1:
         parser.error("--share is a share of events, from 0 to 1")
     try:  # also the check before starting processes: Kafka, the topics and the schemas, one clear error
@@ -492,7 +512,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.ack_log:
                 producer.ack_log = stack.enter_context(args.ack_log.open("a", buffering=1 << 16))
             run = profiled(args, args.seed)
+            attack = run.pop("attack", None)
             tally = producer.run(**run, count=args.count, duration_s=args.duration, progress=args.progress)
+            if attack is not None:
+                print(attack.describe())
     print(format_report(tally, time.monotonic() - started))
     for error in errors:
         print(f"error: {error}", file=sys.stderr)

@@ -58,7 +58,11 @@ ACTIVITY_TYPES: tuple[tuple[str, str, float, str | None], ...] = (
 )
 BUTTONS = ("checkout_button", "menu", "logo", "next_page", "filter", "sort", "banner", "footer_link", "signup", "help")
 
-LOCKOUT_AFTER_FAILURES = 3
+# Normal users mistype, give up or reset their password: at most this many failed logins of one user fall
+# within any FAILURE_SPAN_MS, so normal traffic stays below the alert thresholds (spark/auth_alerts.py,
+# 5 per user in 5 minutes by default) and locks no account. Brute force comes from kafka/attacks.py.
+NORMAL_FAILURES_PER_SPAN = 3
+FAILURE_SPAN_MS = 5 * 60_000
 # Version 4 and the RFC 4122 variant, as uuid.UUID(version=4) sets them.
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
@@ -117,6 +121,7 @@ class LogGenerator:
         self.activity = _Weighted(list(ACTIVITY_TYPES), [a[2] for a in ACTIVITY_TYPES])
         self.login_reason = _Weighted(*zip(*LOGIN_FAILURE_REASONS, strict=True))
         self.mfa_reason = _Weighted(*zip(*MFA_FAILURE_REASONS, strict=True))
+        self._failures: dict[str, list[int]] = {}  # user id -> times of their recent failed logins
 
     def _uuid(self) -> str:
         """A random (version 4) uuid string from the seeded RNG; the same text as `str(uuid.UUID(int=n,
@@ -141,14 +146,27 @@ class LogGenerator:
         return Event(AUTH, user.user_id, value)
 
     def _failed_attempts(self, user: User, before_ms: int, attempts: int) -> list[Event]:
-        """Failed logins ending `before_ms`, a few seconds apart; enough of them lock the account."""
+        """Failed logins ending `before_ms`, a few seconds apart; the user gives up at the first attempt that
+        would exceed NORMAL_FAILURES_PER_SPAN."""
         events, at = [], before_ms - attempts * self.rng.randint(3_000, 30_000)
         for _ in range(attempts):
+            if not self._may_fail(user.user_id, at):
+                break
             events.append(self._auth(user, at, "login_failure", None, self.login_reason.pick(self.rng)))
             at += self.rng.randint(2_000, 20_000)
-        if attempts >= LOCKOUT_AFTER_FAILURES:
-            events.append(self._auth(user, at, "account_locked", None, "too_many_attempts"))
         return events
+
+    def _may_fail(self, user_id: str, at: int) -> bool:
+        """Record a failure of the user at `at` unless that would put more than NORMAL_FAILURES_PER_SPAN of
+        theirs within some FAILURE_SPAN_MS (checked against every failure less than a span away)."""
+        times = self._failures.setdefault(user_id, [])
+        if sum(1 for t in times if abs(t - at) < FAILURE_SPAN_MS) >= NORMAL_FAILURES_PER_SPAN:
+            return False
+        if len(times) >= 8:  # sessions end now and start at most MAX_SESSION_S ago: older failures are done
+            horizon = at - int(MAX_SESSION_S * 1000) - 2 * FAILURE_SPAN_MS
+            times[:] = [t for t in times if t >= horizon]
+        times.append(at)
+        return True
 
     def _activities(self, user: User, session_id: str, login_ms: int, logout_ms: int) -> list[Event]:
         count = min(1 + int(self.rng.expovariate(1 / 7)), 40)
@@ -187,10 +205,10 @@ class LogGenerator:
     def session(self, end_ms: int) -> list[Event]:
         """One simulated session ending at `end_ms`, its events in time order (the session log last).
 
-        About 3% of attempts never open a session: failed logins, possibly a lockout, no session_id."""
+        About 3% of attempts never open a session: failed logins, no session_id."""
         user = self.rng.choice(self.users)
         if self.rng.random() < 0.03:
-            return self._failed_attempts(user, end_ms, self.rng.randint(1, 5))
+            return self._failed_attempts(user, end_ms, self.rng.randint(1, 3))
 
         duration_s = min(max(self.rng.lognormvariate(5.5, 1.1), MIN_SESSION_S), MAX_SESSION_S)
         logout_ms = end_ms

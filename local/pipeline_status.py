@@ -124,6 +124,28 @@ def status_of(settings: Settings, services: list[dict]) -> dict:
             "lag": sum(t["lag"] for t in topics) if all(t["lag"] is not None for t in topics) else None,
         },
         "topics": topics,
+        "auth_alerts": alerts_row((report or {}).get("auth_alerts")),
+    }
+
+
+def alerts_row(query: dict | None) -> dict | None:
+    """The failed-login query's line: alerts written, late events dropped, state held, its watermark."""
+    if not query:
+        return None
+    progress = query.get("last_progress") or {}
+    return {
+        "state": query.get("state"),
+        "health": query.get("health"),
+        "problem": query.get("problem"),
+        "alerts_written": query.get("rows_written", {}).get("auth_alerts", 0),
+        "late_dropped": query.get("late_dropped", 0),
+        "state_rows": query.get("state_rows"),
+        "state_bytes": query.get("state_bytes"),
+        "watermark": query.get("watermark"),
+        "last_batch_id": progress.get("batchId"),
+        "last_batch_ms": (progress.get("durationMs") or {}).get("triggerExecution"),
+        "restarts": query.get("restarts", 0),
+        "last_error": query.get("last_error"),
     }
 
 
@@ -154,8 +176,22 @@ def format_status(status: dict) -> str:
             f"{_cell(t['input_rows_per_s'], ',.0f'):>8} {_cell(t['processed_rows_per_s'], ',.0f'):>8} "
             f"{_cell(t['freshness_s'], '.1f'):>8}"
         )
-        if t["problem"]:
-            lines.append(f"  {t['topic']}: {t['problem']}")
-        if t["restarts"]:
-            lines.append(f"  {t['topic']}: {t['restarts']} restarts, last error: {t['last_error']}")
+        lines += _trouble(t["topic"], t)
+    if alerts := status.get("auth_alerts"):
+        state_kb = _cell(alerts["state_bytes"] and round(alerts["state_bytes"] / 1024), ",")
+        lines.append(
+            f"auth alerts: {alerts['state']}, {alerts['alerts_written']:,} alert rows written, "
+            f"{alerts['late_dropped']:,} late events dropped, state {_cell(alerts['state_rows'], ',')} rows "
+            f"({state_kb} KB), watermark {alerts['watermark'] or '-'}, batch {_cell(alerts['last_batch_id'])} "
+            f"in {_cell(alerts['last_batch_ms'], ',')} ms"
+        )
+        lines += _trouble("auth alerts", alerts)
     return "\n".join(lines)
+
+
+def _trouble(name: str, query: dict) -> list[str]:
+    """A query's problem and restarts, indented under its line."""
+    lines = [f"  {name}: {query['problem']}"] if query["problem"] else []
+    if query["restarts"]:
+        lines.append(f"  {name}: {query['restarts']} restarts, last error: {query['last_error']}")
+    return lines

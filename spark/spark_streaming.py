@@ -15,6 +15,7 @@ checkpoint after a backoff, and idempotent writes make the replay harmless.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -35,9 +36,10 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from config.settings import Settings, load_settings  # noqa: E402
 from database.cassandra_connection import CassandraConnection  # noqa: E402
-from kafka.contract import LogStream, streams  # noqa: E402
+from database.schema import table_columns  # noqa: E402
+from kafka.contract import AUTH, LogStream, streams  # noqa: E402
 from kafka.offsets import lag, processed_offsets, topic_end_offsets  # noqa: E402
-from spark import diagnostics, faults, shutdown, transforms  # noqa: E402
+from spark import auth_alerts, diagnostics, faults, shutdown, transforms  # noqa: E402
 from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
 from spark.checkpoint_lock import CheckpointLock, CheckpointLocked  # noqa: E402
 from spark.checkpoints import committed_progress  # noqa: E402
@@ -214,12 +216,14 @@ class TopicBatchWriter:
         faults.block_if_asked(stream.topic, self.released, point="block-after-write")
 
 
-def read_topic(spark: SparkSession, settings: Settings, stream: LogStream) -> DataFrame:
+def read_topic(
+    spark: SparkSession, settings: Settings, stream: LogStream, starting_offsets: str | None = None
+) -> DataFrame:
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
         .option("subscribe", stream.topic)
-        .option("startingOffsets", settings.spark_starting_offsets)
+        .option("startingOffsets", starting_offsets or settings.spark_starting_offsets)
         .option("maxOffsetsPerTrigger", settings.spark_max_offsets_per_trigger)
         # Headers travel with a dead letter, so `main.py dead-letters replay` can re-send a record exactly.
         .option("includeHeaders", "true")
@@ -252,7 +256,7 @@ class TopicQuery:
         self.last_error: str | None = None
         self.last_failure: float | None = None  # monotonic time of the last failed batch
         # Kept across restarts: the offsets processed so far (at start, what the checkpoint has committed).
-        self.last_progress = committed_progress(settings.spark_checkpoint_dir / self.stream.topic, self.stream.topic)
+        self.last_progress = committed_progress(self.checkpoint, self.stream.topic)
         self.started_at = time.monotonic()
         self.stalled_lag: int | None = None  # set while the query is stalled: its lag then
         self.waiting_since: float | None = None  # quiet past the bound with records waiting: since when
@@ -265,19 +269,31 @@ class TopicQuery:
     def name(self) -> str:
         return f"{self.settings.job_name}-{self.stream.name}"
 
+    @property
+    def checkpoint(self) -> Path:
+        return self.settings.spark_checkpoint_dir / self.stream.topic
+
+    def streaming_frame(self) -> tuple[DataFrame, str]:
+        """What the query writes with foreachBatch, and its output mode: the topic's records as they come."""
+        return read_topic(self.spark, self.settings, self.stream), "append"
+
     def start(self) -> None:
-        checkpoint = self.settings.spark_checkpoint_dir / self.stream.topic
         self.writer.released.clear()
+        frame, output_mode = self.streaming_frame()
         self.query = (
-            read_topic(self.spark, self.settings, self.stream)
-            .writeStream.queryName(self.name)
+            frame.writeStream.queryName(self.name)
+            .outputMode(output_mode)
             .foreachBatch(self.writer)
-            .option("checkpointLocation", str(checkpoint))
+            .option("checkpointLocation", str(self.checkpoint))
             .trigger(processingTime=self.settings.spark_trigger_interval)
             .start()
         )
         self.started_at = time.monotonic()
-        log.info("query %s started (checkpoint %s)", self.name, checkpoint)
+        log.info("query %s started (checkpoint %s)", self.name, self.checkpoint)
+
+    def absorbs(self, error: str) -> bool:
+        """Whether a failure is one the query answers by restarting at once (none, for a topic's query)."""
+        return False
 
     def last_activity(self) -> float:
         """When the query last did something observable: started, finished a batch, or failed one."""
@@ -300,6 +316,9 @@ class TopicQuery:
             error = self.query.exception()
             self.query = None
             if error is None:
+                return
+            if self.absorbs(str(error)):
+                self.start()
                 return
             self.restarts += 1
             self.last_failure = time.monotonic()
@@ -443,6 +462,64 @@ class TopicQuery:
             self.query.stop()
 
 
+class AlertQuery(TopicQuery):
+    """The failed-login windows over the auth topic (spark/auth_alerts.py): its own checkpoint, update mode,
+    a plan rebuilt when a record's schema id is new to it, and late drops and state size in its status."""
+
+    def __init__(self, spark, settings, writer: auth_alerts.AlertWriter, guard, plan: auth_alerts.AlertPlan) -> None:
+        self.plan = plan
+        self.late = auth_alerts.LateCounter()
+        self.replans = 0
+        super().__init__(spark, settings, writer, guard)
+
+    @property
+    def name(self) -> str:
+        return f"{self.settings.job_name}-auth-alerts"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.settings.spark_checkpoint_dir / f"{self.stream.topic}.alerts"
+
+    def streaming_frame(self) -> tuple[DataFrame, str]:
+        source = read_topic(self.spark, self.settings, self.stream, self.plan.rules.starting_offsets)
+        return self.plan.build(source), self.plan.output_mode
+
+    def start(self) -> None:
+        try:
+            super().start()
+        except Exception as exc:  # the registry away at planning, or Spark refusing the plan: retried with backoff
+            self.query = None
+            self.restarts += 1
+            self.last_failure = time.monotonic()
+            self.last_error = first_line(exc)
+            self.retry_at = time.monotonic() + self.backoff
+            log.error("%s: could not start: %s; retrying in %.0f s", self.name, self.last_error, self.backoff)
+            self.backoff = min(self.backoff * 2, self.settings.spark_restart_backoff_max_s)
+
+    def absorbs(self, error: str) -> bool:
+        try:
+            absorbed = self.plan.absorb(error)
+        except Exception as exc:  # RegistryUnavailable and the like: an ordinary failure then
+            log.warning("%s: could not place an unplanned schema id: %s", self.name, first_line(exc))
+            return False
+        self.replans += absorbed
+        return absorbed
+
+    def tend(self) -> None:
+        super().tend()
+        if self.query is not None:
+            self.late.add(self.query.recentProgress)
+
+    def status(self) -> dict:
+        return {
+            **super().status(),
+            **auth_alerts.state_size(self.last_progress),
+            "late_dropped": self.late.total,
+            "replans": self.replans,
+            "rules": dataclasses.asdict(self.plan.rules),
+        }
+
+
 def stop_all(queries: list[TopicQuery]) -> None:
     """Stop the queries side by side, so the whole stop takes one spark.sql.streaming.stopTimeout at most
     (inside Compose's 60 s stop_grace_period and supervisord's stopwaitsecs). A batch cut short is not
@@ -469,8 +546,11 @@ def write_status(
     atomically. `health` is "healthy" only while every query runs and none is failing or stalled."""
     path = settings.job_status_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    by_topic = {q.stream.topic: q.status() for q in queries}
+    by_topic = {q.stream.topic: q.status() for q in queries if not isinstance(q, AlertQuery)}
+    alerts = next((q.status() for q in queries if isinstance(q, AlertQuery)), None)
     problems = [f"{topic}: {q['problem']}" for topic, q in by_topic.items() if q["problem"]]
+    if alerts and alerts["problem"]:
+        problems.append(f"auth alerts: {alerts['problem']}")
     status = {
         "state": state,
         "health": "healthy" if state == "running" and not problems else "unhealthy",
@@ -479,6 +559,7 @@ def write_status(
         "pid": os.getpid(),
         "cassandra_sessions_replaced": guard.replaced if guard else 0,
         "queries": by_topic,
+        "auth_alerts": alerts,  # None when AUTH_ALERTS_ENABLED is off
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status, default=str))
@@ -497,6 +578,13 @@ def run(settings: Settings) -> int:
         TopicQuery(spark, settings, TopicBatchWriter(stream, resolver, sink, observer), guard)
         for stream in streams(settings.topic_prefix)
     ]
+    if settings.auth_alerts.enabled:
+        auth = next(s for s in streams(settings.topic_prefix) if s.name == AUTH.name)
+        plan = auth_alerts.AlertPlan(auth, resolver, settings.auth_alerts)
+        writer = auth_alerts.AlertWriter(auth, settings.auth_alerts, sink)
+        queries.append(AlertQuery(spark, settings, writer, guard, plan))
+    else:
+        log.warning("AUTH_ALERTS_ENABLED is off: no failed-login alerts are computed")
     stopping = False
 
     def stop(signum: int) -> None:
@@ -531,6 +619,25 @@ def run(settings: Settings) -> int:
     return 0
 
 
+def missing_table(settings: Settings) -> str | None:
+    """A clear sentence when a table the job writes does not exist (setup not run, or run before the table
+    was added); None when all are there."""
+    tables = [s.table for s in streams(settings.topic_prefix)] + [DEAD_LETTERS_TABLE]
+    if settings.auth_alerts.enabled:
+        tables.append(auth_alerts.TABLE)
+    connection = CassandraConnection.open(settings)
+    try:
+        missing = [t for t in tables if not table_columns(connection.session, t, settings.cassandra_keyspace)]
+    finally:
+        connection.close()
+    if not missing:
+        return None
+    return (
+        f"table(s) {', '.join(missing)} missing in keyspace {settings.cassandra_keyspace}: run "
+        "`python3 main.py setup` (or `cqlsh -f cassandra/cassandra_setup.cql`), then start the job again"
+    )
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2", "py4j", "cassandra"):
@@ -544,6 +651,10 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
+        if problem := missing_table(settings):
+            log.error("%s", problem)
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         return run(settings)
     finally:
         lock.release()

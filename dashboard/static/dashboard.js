@@ -87,6 +87,24 @@ function renderDeadLetters(letters) {
   });
 }
 
+function renderAlerts(alerts) {
+  document.getElementById("alerts-section").hidden = !alerts;
+  if (!alerts) return;
+  document.getElementById("alerts-summary").textContent =
+    `${fmt.int(alerts.alerts_written)} rows written since the job started, ` +
+    `${fmt.int(alerts.late_dropped)} late events dropped, state ${fmt.int(alerts.state_rows)} rows`;
+  fill("alerts", alerts.newest, (tr, a) => {
+    cell(tr, fmt.time(a.window_start));
+    cell(tr, `${a.subject_type} ${a.subject}`, { key: a.subject, field: "subject" });
+    cell(tr, a.reason, { field: "reason" });
+    cell(tr, fmt.int(a.failures), { cls: "num", field: "failures" });
+    cell(tr, fmt.int(a.distinct), { cls: "num" });
+    cell(tr, fmt.int(a.lockouts), { cls: "num" });
+    cell(tr, fmt.time(a.last_failure));
+    cell(tr, fmt.time(a.alerted_at));
+  });
+}
+
 function renderHeader(snap) {
   const badge = document.getElementById("job-state");
   badge.textContent = `job ${snap.job.state}, ${snap.job.health || "unknown"}`;
@@ -146,6 +164,7 @@ async function refresh() {
     renderTopics(snap.topics);
     renderServices(snap.services);
     renderDeadLetters(snap.dead_letters);
+    renderAlerts(snap.auth_alerts);
     renderCharts(snap.history);
   } catch (err) {
     const box = document.getElementById("problems");

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from kafka.contract import AUTH, STREAMS
 from tests.e2e.helpers import producing, unique_events, wait_for
+from tests.e2e.test_auth_alerts import address, attempt, produce
 from tests.e2e.test_status import status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,6 +122,15 @@ def test_the_page_follows_the_pipeline_in_a_real_browser(pipeline, page: Page) -
         row = page.locator("#dead-newest tbody tr", has=page.locator(f'td[data-field="record"]:text-is("{record}")'))
         row.wait_for(timeout=120_000)
         assert row.locator('td[data-field="reason"]').inner_text() == "bad magic byte 0x6E: not Confluent wire format"
+
+        # A brute-force attack shows up among the newest failed-login alerts.
+        run = uuid.uuid4().hex[:8]
+        victim, start = f"dashboard_victim_{run}", int(time.time() * 1000)
+        threshold = settings.auth_alerts.user_threshold
+        produce(settings, [attempt(victim, address(run, 1), start + 100 * i) for i in range(threshold)])
+        alert = page.locator(f'#alerts td[data-key="{victim}"][data-field="subject"]').first
+        alert.wait_for(timeout=120_000)
+        assert alert.inner_text() == f"user {victim}"
 
         wait_for(lambda: shown(page, "auth_logs", "latency_p99_s") is not None, 60, "a latency sample on the page")
         page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)

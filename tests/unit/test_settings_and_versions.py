@@ -133,3 +133,20 @@ def test_a_malformed_keyspace_or_topic_prefix_names_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTH_ALERT_SLIDE_S", "70"),  # does not divide 300
+        ("AUTH_ALERT_SLIDE_S", "600"),  # longer than the window
+        ("AUTH_ALERT_USER_THRESHOLD", "0"),
+        ("AUTH_ALERT_IP_THRESHOLD", "many"),
+        ("AUTH_ALERT_WATERMARK_S", "-1"),
+        ("AUTH_ALERT_STARTING_OFFSETS", "now"),
+    ],
+)
+def test_a_misconfigured_alert_rule_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()

@@ -9,7 +9,13 @@ import fastavro
 import pytest
 
 from kafka.contract import ACTIVITY, AUTH, SESSION, STREAMS
-from kafka.logs_generators import DEVICE_PROFILES, FAILURE_EVENTS, LogGenerator
+from kafka.logs_generators import (
+    DEVICE_PROFILES,
+    FAILURE_EVENTS,
+    FAILURE_SPAN_MS,
+    NORMAL_FAILURES_PER_SPAN,
+    LogGenerator,
+)
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
@@ -83,7 +89,8 @@ def test_failed_logins_carry_no_session(events) -> None:
 
 def test_distributions_are_plausible(events) -> None:
     outcomes = Counter(a["event_type"] for a in events[AUTH.name])
-    assert outcomes["login_success"] > outcomes["login_failure"] > outcomes["account_locked"] > 0
+    assert outcomes["login_success"] > outcomes["login_failure"] > 0
+    assert outcomes["account_locked"] == 0, "normal traffic locks no account (attacks do: kafka/attacks.py)"
     kinds = Counter(a["event_type"] for a in events[ACTIVITY.name])
     assert kinds.most_common(1)[0][0] == "page_view" and kinds["purchase"] > 0
     ips = [s["ip_address"] for s in events[SESSION.name]]
@@ -107,3 +114,22 @@ def test_session_events_share_user_and_session(events) -> None:
         assert len(sessions) <= 1
         times = [e.value.get("timestamp", e.value.get("login_time")) for e in batch[:-1]]
         assert times == sorted(times)
+
+
+END_MS = 1_767_225_600_000
+
+
+def test_no_user_fails_more_than_the_normal_budget_within_any_span() -> None:
+    """Normal traffic stays below the failed-login alert thresholds: few users, many sessions, busy users."""
+    generator = LogGenerator(seed=5, users=20)
+    failures: dict[str, list[int]] = {}
+    for i in range(3_000):
+        for event in generator.session(END_MS + i * 200):
+            if event.value.get("event_type") == "login_failure":
+                failures.setdefault(event.key, []).append(event.value["timestamp"])
+    assert sum(map(len, failures.values())) > 100
+    for times in failures.values():
+        times.sort()
+        for i, start in enumerate(times):
+            within = [t for t in times[i:] if t < start + FAILURE_SPAN_MS]
+            assert len(within) <= NORMAL_FAILURES_PER_SPAN
