@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -188,14 +189,20 @@ class AlertPlan:
         return True
 
 
+@lru_cache(maxsize=1)
+def _counted() -> tuple[tuple[str, Column], ...]:
+    return (("alerts", F.count(F.lit(1)).alias("alerts")),)
+
+
 class AlertWriter:
     """The foreachBatch function of the alerts query (the same observable attributes as the topics' writers,
     so the same watchdog and status serve it)."""
 
-    def __init__(self, stream: LogStream, rules: AuthAlertRules, sink) -> None:
+    def __init__(self, stream: LogStream, rules: AuthAlertRules, sink, observer) -> None:
         self.stream = stream
         self.rules = rules
         self.sink = sink
+        self.observer = observer
         self.rows_written: Counter = Counter()
         self.newest_written_ms: int | None = None
         self.batch_started: float | None = None
@@ -205,19 +212,17 @@ class AlertWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         self.batch_started = time.monotonic()
-        # Persisted: the updated windows are read twice (count, write), and computing them again would run
-        # the stateful operators of the batch a second time.
-        batch.persist()
         try:
-            rows = alert_rows(batch, self.rules)
-            alerts = rows.count()
-            if alerts:
-                self.sink.check_available()
-                self.sink.write(rows, TABLE)
-                log.info("auth alerts batch %d: %d alert rows written", batch_id, alerts)
+            # One Spark job a batch: the write runs the stateful stage, and the alert rows are counted on the
+            # way (computing the windows twice would run the batch's state updates twice).
+            rows, outcome = self.observer.observe(alert_rows(batch, self.rules), f"{TABLE}-{batch_id}", _counted())
+            self.sink.check_available()
+            self.sink.write(rows, TABLE)
+            alerts = outcome.values()["alerts"]
             self.rows_written[TABLE] += alerts
+            log.info("auth alerts batch %d: %d alert rows written in %.2f s", batch_id, alerts,
+                     time.monotonic() - self.batch_started)  # fmt: skip
         finally:
-            batch.unpersist()
             self.batch_started = None
         self.last_batch_done, self.last_batch_wall = time.monotonic(), time.time()
 

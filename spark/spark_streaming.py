@@ -34,7 +34,7 @@ from py4j.protocol import Py4JError  # noqa: E402
 from pyspark.sql import Column, DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from config.settings import Settings, load_settings  # noqa: E402
+from config.settings import Settings, SettingsError, load_settings  # noqa: E402
 from database.cassandra_connection import CassandraConnection  # noqa: E402
 from database.schema import table_columns  # noqa: E402
 from kafka.contract import AUTH, LogStream, streams  # noqa: E402
@@ -581,7 +581,7 @@ def run(settings: Settings) -> int:
     if settings.auth_alerts.enabled:
         auth = next(s for s in streams(settings.topic_prefix) if s.name == AUTH.name)
         plan = auth_alerts.AlertPlan(auth, resolver, settings.auth_alerts)
-        writer = auth_alerts.AlertWriter(auth, settings.auth_alerts, sink)
+        writer = auth_alerts.AlertWriter(auth, settings.auth_alerts, sink, observer)
         queries.append(AlertQuery(spark, settings, writer, guard, plan))
     else:
         log.warning("AUTH_ALERTS_ENABLED is off: no failed-login alerts are computed")
@@ -642,7 +642,12 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2", "py4j", "cassandra"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:  # spark-submit runs this file directly: one line, not a traceback
+        log.error("%s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     lock = CheckpointLock(settings.spark_checkpoint_dir)
     try:
         lock.acquire()

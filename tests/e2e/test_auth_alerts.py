@@ -11,9 +11,12 @@ import datetime as dt
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +214,23 @@ def test_a_driver_killed_mid_window_keeps_its_count_exact(alerts_job, cassandra)
     # Only state carried across the kill reaches the threshold: the restarted query saw just `rest` itself.
     expected = assert_alerts_exactly(cassandra, first + rest, rules, timeout_s=240)
     assert {row[4] for row in expected} == {rules.user_threshold}
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"AUTH_ALERT_SLIDE_S": "70"}, "AUTH_ALERT_SLIDE_S=70 must divide AUTH_ALERT_WINDOW_S=300"),
+        ({"CASSANDRA_KEYSPACE": "no_such_keyspace"}, "auth_alerts missing in keyspace no_such_keyspace: run"),
+    ],
+)
+def test_a_misconfigured_rule_or_a_missing_table_stops_the_job_at_start_with_one_line(
+    pipeline, tmp_path, env: dict, says: str
+) -> None:
+    job = Path(__file__).resolve().parents[2] / "spark" / "spark_streaming.py"
+    done = subprocess.run(
+        [sys.executable, str(job)],
+        env={**os.environ, "SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints"), **env},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert says in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
