@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".requirements-installed.json"
-REQUIREMENTS = ("requirements.txt", "requirements-dev.txt")
+# What pip installs: the lock files, every package (dependencies too) pinned with its hashes, generated from
+# requirements.txt and requirements-dev.txt by uv (docs/development.md). pip refuses any file whose hash differs.
+REQUIREMENTS = ("requirements.lock", "requirements-dev.lock")
 
 
 def _digest(path: Path) -> str:
@@ -57,9 +59,10 @@ def ensure_venv(dev: bool) -> None:
             venv.EnvBuilder(with_pip=True).create(VENV)
         except (OSError, subprocess.CalledProcessError) as exc:
             sys.exit(f"error: could not create {VENV} ({exc}); on Debian/Ubuntu install python3-venv.")
-    last = list(wanted)[-1]  # requirements-dev.txt includes requirements.txt
-    print(f"installing {last} into .venv ...", flush=True)
-    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(ROOT / last)]
+    last = list(wanted)[-1]  # requirements-dev.lock includes everything requirements.lock has
+    print(f"installing {last} into .venv (hashes checked) ...", flush=True)
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--require-hashes"]
+    pip += ["--no-deps", "-r", str(ROOT / last)]
     if subprocess.run(pip).returncode != 0:
         sys.exit("error: pip could not install the requirements (see its message above).")
     STAMP.write_text(json.dumps({**installed, **wanted}))
@@ -70,7 +73,7 @@ def reexec_in_venv(argv: list[str]) -> None:
     if os.environ.get("PIPELINE_NO_VENV") == "1":
         return
     in_venv = Path(sys.prefix).resolve() == VENV.resolve()
-    dev = bool(argv) and argv[0] == "test"
+    dev = bool(argv) and argv[0] in ("test", "lock")
     ensure_venv(dev)
     if not in_venv:
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "main.py"), *argv])
@@ -117,6 +120,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     logs.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("down", help="stop every service (SIGTERM, then SIGKILL after a bound)")
     sub.add_parser("setup", help="create the topics and register the schemas (idempotent)")
+    sub.add_parser("lock", help="regenerate the hash-pinned lock files from the requirements files (uv)")
     produce = sub.add_parser(
         "produce", help="generate logs into the topics (see `main.py produce --help`)", add_help=False
     )
@@ -387,6 +391,10 @@ def run(args: argparse.Namespace) -> int:
                 choices = ", ".join(chaos.TARGETS)
                 raise LocalModeError(f"unknown chaos target {', '.join(unknown)}: choose from {choices}")
             return chaos.main(args.rounds, args.rate, targets, args.down, args.recover_timeout)
+        if args.command == "lock":
+            from ops import lockfiles
+
+            return lockfiles.main()
         if args.command == "reconcile":
             from config.settings import load_settings
             from ops import reconcile

@@ -38,7 +38,9 @@ _MISSING = re.compile(
 
 def _maven(paths: LocalPaths, java: JavaRuntime, args: list[str], log_name: str) -> None:
     log_file = paths.logs / f"maven-{log_name}.log"
-    cmd = [str(find_maven()), "-B", "-ntp", f"-Dmaven.repo.local={paths.maven_repo}", *args]
+    # --strict-checksums: every artifact downloaded is checked against the checksum the repository publishes
+    # with it, and a mismatch fails the build (Maven's default only warns).
+    cmd = [str(find_maven()), "-B", "-ntp", "--strict-checksums", f"-Dmaven.repo.local={paths.maven_repo}", *args]
     env = {"JAVA_HOME": str(java.home), "PATH": f"{java.home / 'bin'}:/usr/bin:/bin"}
     try:
         with log_file.open("w") as out:

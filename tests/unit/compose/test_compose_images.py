@@ -139,7 +139,9 @@ def test_spark_image_runs_the_projects_python_and_the_pinned_spark() -> None:
     producer = base_images(ROOT / "docker" / "producer" / "Dockerfile", args)
     assert producer[-1] == f"python:{pins['PYTHON_IMAGE_VERSION']}"
     assert args["SPARK_VERSION"] == pins["SPARK_VERSION"]
-    assert '"pyspark==${SPARK_VERSION}"' in dockerfile.read_text()
+    assert "COPY docker/spark/requirements.lock" in dockerfile.read_text()
+    lock = (ROOT / "docker" / "spark" / "requirements.lock").read_text()
+    assert f"\npyspark=={pins['SPARK_VERSION']} " in lock
 
 
 def test_producer_image_base_is_python_3_11_slim() -> None:

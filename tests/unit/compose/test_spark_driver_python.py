@@ -93,10 +93,12 @@ def installed_closure(requirements: list[Requirement]) -> set[str]:
 
 
 def driver_requirements() -> list[Requirement]:
-    """What the Spark image's Dockerfile installs: pyspark at SPARK_VERSION and the driver's requirements."""
+    """What the Spark image's Dockerfile installs (through its lock): pyspark at SPARK_VERSION and the
+    driver's requirements."""
     lines = (ROOT / "docker" / "spark" / "requirements.txt").read_text().splitlines()
     listed = [Requirement(line) for line in (line.split("#")[0].strip() for line in lines) if line]
-    return [Requirement(f"pyspark=={env_file()['SPARK_VERSION']}"), *listed]
+    assert Requirement(f"pyspark=={env_file()['SPARK_VERSION']}") in listed
+    return listed
 
 
 def test_the_spark_image_runs_the_tests_python() -> None:
