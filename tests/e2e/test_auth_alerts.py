@@ -25,6 +25,7 @@ from kafka.contract import AUTH
 from kafka.kafka_producer import LogProducer
 from kafka.logs_generators import Event
 from kafka.offsets import processed_offsets, topic_end_offsets
+from local.pipeline_status import read_job_report
 from tests.e2e.helpers import wait_for
 
 SUBJECT_COLUMNS = "window_start, subject_type, subject, reason, failures, first_failure, last_failure, " + (
@@ -33,24 +34,39 @@ SUBJECT_COLUMNS = "window_start, subject_type, subject, reason, failures, first_
 
 
 def job_report(platform) -> dict:
-    return json.loads(platform.settings.job_status_file.read_text())
+    """The job's report ({} until the job has written its first)."""
+    return read_job_report(platform.settings.job_status_file) or {}
 
 
 def alerts_status(platform) -> dict:
     return job_report(platform).get("auth_alerts") or {}
 
 
+def starting_offsets(platform) -> dict[int, int] | None:
+    """Where the alerts query started reading, per partition: Spark writes it to the checkpoint when it first
+    resolves AUTH_ALERT_STARTING_OFFSETS (latest: the topic's end then). None until it has."""
+    initial = platform.settings.spark_checkpoint_dir / f"{AUTH.topic}.alerts" / "sources" / "0" / "0"
+    if not initial.exists():
+        return None
+    lines = initial.read_text().splitlines()
+    return {int(p): o for p, o in json.loads(lines[-1]).get(AUTH.topic, {}).items()} if len(lines) > 1 else None
+
+
 def caught_up(platform) -> bool:
-    """The alerts query has committed every record now in the auth topic."""
+    """The alerts query has taken in every record now in the auth topic (past where it started reading)."""
     settings = platform.settings
-    ends = topic_end_offsets(settings.kafka_bootstrap_servers, [AUTH.topic]) or {}
+    start = starting_offsets(platform)
+    ends = (topic_end_offsets(settings.kafka_bootstrap_servers, [AUTH.topic]) or {}).get(AUTH.topic)
+    if start is None or not ends:
+        return False
     done = processed_offsets(alerts_status(platform).get("last_progress"), AUTH.topic) or {}
-    return bool(ends.get(AUTH.topic)) and all(done.get(p, -1) >= o for p, o in ends[AUTH.topic].items())
+    return all(done.get(p, start.get(p, 0)) >= o for p, o in ends.items())
 
 
 @pytest.fixture
 def alerts_job(pipeline):
-    """The pipeline with its alerts query running and caught up (it starts at the topic's end the first time)."""
+    """The pipeline with its alerts query running and caught up. The first time it runs, it starts at the
+    topic's end: nothing is produced here before it has resolved that end (records after it are its own)."""
     wait_for(lambda: alerts_status(pipeline).get("state") == "running", 120, "the auth-alerts query to run")
     wait_for(lambda: caught_up(pipeline), 180, "the auth-alerts query to catch up")
     return pipeline
