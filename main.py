@@ -98,6 +98,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="3 Kafka nodes, 3 Cassandra nodes and 2 Spark workers on 127.0.0.1-3 (settings: .env.cluster); "
         "every other command follows the mode that runs",
     )
+    up.add_argument(
+        "--insecure",
+        action="store_true",
+        help="no authentication or ACLs (PLAINTEXT Kafka, any Cassandra login): for measuring the cost of "
+        "security and for debugging only; prints a warning, and every command follows until `down`",
+    )
     sub.add_parser("stream", help="run the streaming job in the foreground (spark-submit)")
     status = sub.add_parser(
         "status", help="services up/down; per topic: offsets, the job's lag, rows written, batch times, freshness"
@@ -281,6 +287,41 @@ def run_tests(pytest_args: list[str]) -> int:
     return single or cluster
 
 
+INSECURE_WARNING = (
+    "WARNING: security is OFF (--insecure): Kafka accepts any client in PLAINTEXT, Cassandra any login. For\n"
+    "         measuring its cost and for debugging only; `down`, then `up` without --insecure, secures it again."
+)
+
+
+def select_security_mode(args: argparse.Namespace) -> None:
+    """Secured (the default) or `--insecure`, decided before any settings are read, like cluster mode: `up`
+    does what it is told, and every other command follows what runs. The first `up` (and the tests) generate
+    the passwords into `.local/secrets.env`."""
+    from config.security import SECRETS_FILE_NAME, SECURITY_ENV
+    from config.settings import insecure_mode_marker, local_dir_before_settings
+    from local.errors import LocalModeError
+    from local.paths import LocalPaths
+    from local.secrets import ensure_secrets
+    from local.supervisor import Supervisor
+
+    marker = insecure_mode_marker()
+    insecure = marker.exists()
+    if args.command == "up":
+        wanted = args.insecure or os.environ.get(SECURITY_ENV, "").lower() == "off"
+        if insecure != wanted and Supervisor(LocalPaths(marker.parent.parent)).running():
+            now, other = ("insecure", "secured") if insecure else ("secured", "insecure")
+            raise LocalModeError(f"local mode runs {now}; stop it first (`python3 main.py down`) to start it {other}.")
+        insecure = wanted
+    if args.command in ("up", "test"):
+        generated = ensure_secrets(local_dir_before_settings() / SECRETS_FILE_NAME)
+        if generated:
+            print(f"generated {len(generated)} passwords into .local/{SECRETS_FILE_NAME} (mode 0600)", flush=True)
+    if insecure:
+        os.environ[SECURITY_ENV] = "off"
+        if args.command in ("up", "status"):
+            print(INSECURE_WARNING, file=sys.stderr, flush=True)
+
+
 def select_cluster_mode(args: argparse.Namespace) -> None:
     """Cluster or single-node, decided before any settings are read (`.env.cluster` must load before `.env`):
     `up` does what it is told, and refuses to start one mode over the other; every other command follows
@@ -312,6 +353,9 @@ EXPECTED_FAILURES = (
     ("ops.wire", "KafkaUnreachable"),
     ("database.cassandra_connection", "CassandraUnavailable"),
     ("kafka.schema_registry", "RegistryUnavailable"),
+    ("kafka.access", "KafkaAccessError"),
+    ("config.security", "CredentialMissing"),
+    ("config.settings", "SettingsError"),
 )
 
 
@@ -365,6 +409,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ["PIPELINE_TARGET"] = "compose" if args.compose else "local"
     try:
         select_cluster_mode(args)
+        select_security_mode(args)
         if args.command == "test":
             return run_tests(args.pytest_args)
         if args.command == "produce":

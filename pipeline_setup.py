@@ -8,11 +8,12 @@ import sys
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from config.security import CredentialMissing
 from config.settings import Settings, load_settings
-from database import dead_letters
+from database import dead_letters, roles
 from database.cassandra_connection import CassandraConnection, CassandraUnavailable
 from database.schema import KEYSPACE, apply_setup, render_setup
-from kafka import schema_registry
+from kafka import access, schema_registry
 from kafka.topics import TopicSetupError, create_topics
 from local.kafka_tools import bin_dir
 
@@ -21,11 +22,17 @@ EXPECTED_FAILURES = (
     schema_registry.RegistryUnavailable,
     schema_registry.IncompatibleSchema,
     CassandraUnavailable,
+    access.KafkaAccessError,
+    roles.CassandraAuthError,
+    CredentialMissing,
 )
 
 
 def run_setup(settings: Settings) -> None:
     print(create_topics(settings, tools=bin_dir()), end="")
+    granted = access.grant_pipeline(settings)
+    if granted:
+        print(f"kafka: {granted} ACLs (producer writes, job reads the three topics)")
     client = SchemaRegistryClient({"url": settings.schema_registry_url})
     ids = schema_registry.register_all(client, settings.schema_registry_url, settings.registry_retry_s)
     for subject, schema_id in ids.items():
@@ -33,7 +40,10 @@ def run_setup(settings: Settings) -> None:
     with CassandraConnection.open(settings) as cassandra:
         count = apply_setup(cassandra.session, settings)
         moved = dead_letters.move_to_hourly(cassandra.session, dead_letters_statement(settings))
+        granted = roles.grant(cassandra.session, settings, KEYSPACE)
     print(f"cassandra: {count} statements of cassandra/cassandra_setup.cql applied (keyspace user_logs)")
+    if granted:
+        print(f"cassandra: {granted} grants (job: {', '.join(roles.JOB_PERMISSIONS)}; reader: SELECT)")
     if moved is not None:
         print(f"cassandra: dead_letters moved to hourly partitions ({moved:,} rows kept)")
 

@@ -27,8 +27,10 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.memory import BENCH_JOB_PID_FILE
 from config.settings import Settings
+from database import roles
 from database.cassandra_connection import CassandraConnection
 from database.schema import apply_setup
+from kafka import access
 from kafka.contract import AUTH, streams
 from kafka.schema_registry import register_all
 from kafka.topics import wanted_configs
@@ -69,7 +71,7 @@ def job_environment(settings: Settings) -> dict[str, str]:
 
 
 def _admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    return AdminClient({**settings.kafka_client("admin"), "log_level": 0})
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -87,6 +89,7 @@ def create_topics(settings: Settings) -> None:
             future.result(timeout=ADMIN_TIMEOUT_S)
         except KafkaException as exc:
             raise NamespaceError(f"could not create the bench's topic {name}: {exc}") from None
+    access.grant_pipeline(settings)  # the producer and the job on the namespace's topics, as on the pipeline's
 
 
 def delete_topics(settings: Settings) -> None:
@@ -121,6 +124,7 @@ def delete_subjects(settings: Settings) -> None:
 def create_keyspace(settings: Settings) -> None:
     with CassandraConnection.open(settings) as cassandra:
         apply_setup(cassandra.session, settings, keyspace=settings.cassandra_keyspace)
+        roles.grant(cassandra.session, settings, settings.cassandra_keyspace)
 
 
 def drop_keyspace(settings: Settings) -> None:

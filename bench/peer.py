@@ -72,7 +72,7 @@ def run(settings: Settings, keyspace: str, group: str, in_flight: int, ready: Pa
     signal.signal(signal.SIGTERM, stop)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            **settings.kafka_client("admin"),
             "group.id": group,  # its start offsets committed by the bench: nothing before this run is read
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

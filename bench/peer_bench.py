@@ -35,10 +35,10 @@ SEED = 4242
 
 def commit_end_offsets(settings: Settings, group: str, topics: list[str]) -> None:
     """Start the group at the topics' current ends: the peer reads only what is produced from now on."""
-    ends = topic_end_offsets(settings.kafka_bootstrap_servers, topics)
+    ends = topic_end_offsets(settings.kafka_client("admin"), topics)
     if ends is None:
         raise NamespaceError("Kafka did not answer for the bench's topics")
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group})
+    consumer = Consumer({**settings.kafka_client("admin"), "group.id": group})
     try:
         offsets = [TopicPartition(t, p, end) for t, parts in ends.items() for p, end in parts.items()]
         consumer.commit(offsets=offsets, asynchronous=False)

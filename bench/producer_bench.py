@@ -94,7 +94,7 @@ def raw_produce_rate(settings: Settings, topics: dict[str, str], events: list, v
 
 
 def run(settings: Settings, events: int = 300_000) -> dict:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(settings.kafka_client("admin"))
     run_id = uuid.uuid4().hex[:8]
     full_topics = {s.name: f"bench_{run_id}_full_{s.topic}" for s in STREAMS}
     raw_topics = {s.name: f"bench_{run_id}_raw_{s.topic}" for s in STREAMS}

@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 
 from dotenv import load_dotenv
 
+from config.security import SECRETS_FILE_NAME, Security, java_kafka_auth, librdkafka_auth, load_security
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # JVM options (defaults of the .env entries of the same names; see there for why).
@@ -143,8 +145,6 @@ class Settings:
     cassandra_host: str
     cassandra_port: int
     cassandra_local_dc: str
-    cassandra_username: str | None
-    cassandra_password: str | None
     spark_master_url: str
     spark_master_webui_port: int
     spark_worker_webui_port: int
@@ -198,6 +198,7 @@ class Settings:
     dashboard_links: str
     cluster: bool
     auth_alerts: AuthAlertRules
+    security: Security
     topic_prefix: str = ""
     cassandra_keyspace: str = PIPELINE_KEYSPACE
 
@@ -228,18 +229,43 @@ class Settings:
         return f"http://{host}:{self.spark_master_webui_port}"
 
     @property
+    def secrets_file(self) -> Path:
+        return self.local_dir / SECRETS_FILE_NAME
+
+    def kafka_client(self, role: str) -> dict[str, str]:
+        """librdkafka settings of one Kafka user (config/security.py): where the brokers are and, with security
+        on, its SASL/SCRAM login."""
+        return {"bootstrap.servers": self.kafka_bootstrap_servers, **librdkafka_auth(self.security, role)}
+
+    def kafka_java_client(self, role: str) -> dict[str, str]:
+        """The same for a Java client (Spark's Kafka source takes them with a `kafka.` prefix)."""
+        return {"bootstrap.servers": self.kafka_bootstrap_servers, **java_kafka_auth(self.security, role)}
+
+    @property
     def dashboard_url(self) -> str:
         return f"http://{self.dashboard_host}:{self.dashboard_port}"
 
 
-def cluster_mode_marker() -> Path:
-    """The file `up --cluster` writes (and `down` removes) under the local folder, found without loading
-    `.env` into the environment: whether cluster mode runs decides which file's values win."""
+def local_dir_before_settings() -> Path:
+    """Local mode's folder, found without loading `.env` into the environment (what loads depends on the
+    markers kept there)."""
     from dotenv import dotenv_values
 
     raw = os.environ.get("PIPELINE_LOCAL_DIR") or dotenv_values(PROJECT_ROOT / ".env").get("PIPELINE_LOCAL_DIR")
     local_dir = Path(raw or ".local")
-    return (local_dir if local_dir.is_absolute() else PROJECT_ROOT / local_dir) / "run" / "cluster-mode"
+    return local_dir if local_dir.is_absolute() else PROJECT_ROOT / local_dir
+
+
+def cluster_mode_marker() -> Path:
+    """The file `up --cluster` writes (and `down` removes) under the local folder: whether cluster mode runs
+    decides which file's values win."""
+    return local_dir_before_settings() / "run" / "cluster-mode"
+
+
+def insecure_mode_marker() -> Path:
+    """The file `up --insecure` writes (and `down` removes): while it exists every command connects without
+    credentials, as the engines then expect."""
+    return local_dir_before_settings() / "run" / "insecure-mode"
 
 
 def load_settings(env_file: Path | None = None) -> Settings:
@@ -252,14 +278,14 @@ def load_settings(env_file: Path | None = None) -> Settings:
     local_dir = Path(_str("PIPELINE_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
     if not local_dir.is_absolute():
         local_dir = PROJECT_ROOT / local_dir
+    # The generated passwords (local/secrets.py), after .env: the environment still wins (Compose sets them).
+    load_dotenv(local_dir / SECRETS_FILE_NAME, override=False)
     return Settings(
         kafka_bootstrap_servers=_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         schema_registry_url=_registry_url(),
         cassandra_host=_str("CASSANDRA_HOST", "127.0.0.1"),
         cassandra_port=_int("CASSANDRA_PORT", 9042),
         cassandra_local_dc=_str("CASSANDRA_LOCAL_DC", "datacenter1"),
-        cassandra_username=os.environ.get("CASSANDRA_USERNAME") or None,
-        cassandra_password=os.environ.get("CASSANDRA_PASSWORD") or None,
         spark_master_url=_str("SPARK_MASTER_URL", "spark://127.0.0.1:7077"),
         spark_master_webui_port=_int("SPARK_MASTER_WEBUI_PORT", 8080),
         spark_worker_webui_port=_int("SPARK_WORKER_WEBUI_PORT", 8082),
@@ -315,6 +341,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         dashboard_links=os.environ.get("DASHBOARD_LINKS", ""),
         cluster=cluster,
         auth_alerts=_auth_alert_rules(),
+        security=load_security(),
         topic_prefix=_matching("PIPELINE_TOPIC_PREFIX", "", _TOPIC_PREFIX, "letters, digits, '.', '_' or '-'"),
         cassandra_keyspace=_matching(
             "CASSANDRA_KEYSPACE", PIPELINE_KEYSPACE, _KEYSPACE_NAME, "a lower-case CQL name of at most 48 characters"

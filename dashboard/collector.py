@@ -54,7 +54,10 @@ def probed_services(settings: Settings) -> list[dict]:
     """Service rows from each engine's own probe (Compose, where no supervisord knows the containers)."""
     nodes = topology(settings)
     checks = [
-        *((n.name, n.bootstrap, lambda n=n: probes.kafka_node_ready(n.bootstrap, n.node_id)) for n in nodes.kafka),
+        *(
+            (n.name, n.bootstrap, lambda n=n: probes.kafka_node_ready(settings, n.bootstrap, n.node_id))
+            for n in nodes.kafka
+        ),
         ("registry", settings.schema_registry_url, lambda: probes.registry_ready(settings)),
         *(
             (n.name, f"{n.host}:{settings.cassandra_port}", lambda n=n: probes.cassandra_node_ready(settings, n.host))

@@ -81,7 +81,7 @@ def sampling_consumer(settings: Settings) -> Consumer:
     the tools' consumer 16 MB), which a dashboard reading 11 records per partition would only hold in memory."""
     return Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            **settings.kafka_client("admin"),
             "group.id": f"pipeline-dashboard-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,

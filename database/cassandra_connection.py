@@ -21,7 +21,7 @@ from cassandra.policies import (
 )
 from cassandra.query import PreparedStatement
 
-from cassandra import ConsistencyLevel
+from cassandra import AuthenticationFailed, ConsistencyLevel
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,32 @@ class CassandraUnavailable(RuntimeError):
     """Cassandra did not accept a connection within the retry bound."""
 
 
-def build_cluster(settings: Settings, connect_timeout: float = 10, only_host: str | None = None) -> Cluster:
-    """A driver cluster for CASSANDRA_HOST (every node a contact point); `only_host` talks to that node alone
-    (readiness probes)."""
-    auth = None
-    if settings.cassandra_username:
-        auth = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password or "")
+class CassandraAuthRefused(CassandraUnavailable):
+    """Cassandra refused the role's login: the message names the role and its password's setting."""
+
+
+def auth_refused(exc: NoHostAvailable) -> bool:
+    return any(isinstance(error, AuthenticationFailed) for error in exc.errors.values())
+
+
+def login(settings: Settings, role: str) -> PlainTextAuthProvider | None:
+    """The login of one role (config/security.py); none when security is off."""
+    if not settings.security.enabled:
+        return None
+    credential = settings.security.cassandra(role)
+    return PlainTextAuthProvider(credential.username, credential.password)
+
+
+def build_cluster(
+    settings: Settings,
+    connect_timeout: float = 10,
+    only_host: str | None = None,
+    role: str = "admin",
+    auth: PlainTextAuthProvider | None = None,
+) -> Cluster:
+    """A driver cluster for CASSANDRA_HOST (every node a contact point) logged in as `role` (or with `auth`);
+    `only_host` talks to that node alone (readiness probes)."""
+    auth = auth or login(settings, role)
     balancing = (
         WhiteListRoundRobinPolicy([only_host])
         if only_host
@@ -69,16 +89,23 @@ class CassandraConnection:
         self.prepare = cache(self._prepare)
 
     @classmethod
-    def open(cls, settings: Settings, retry_s: float | None = None) -> CassandraConnection:
+    def open(cls, settings: Settings, retry_s: float | None = None, role: str = "admin") -> CassandraConnection:
+        """Connected as `role`: the admin for setup and the operator's commands, the job for the streaming job."""
         retry_s = settings.cassandra_connect_retry_s if retry_s is None else retry_s
         deadline = time.monotonic() + retry_s
         delay = 1.0
         while True:
-            cluster = build_cluster(settings)
+            cluster = build_cluster(settings, role=role)
             try:
                 return cls(cluster, cluster.connect())
             except NoHostAvailable as exc:
                 cluster.shutdown()
+                if auth_refused(exc):
+                    credential = settings.security.cassandra(role)
+                    raise CassandraAuthRefused(
+                        f"Cassandra refused the login of role {credential.username}: check "
+                        f"{credential.password_variable} (.local/secrets.env or the environment)"
+                    ) from None
                 if time.monotonic() + delay > deadline:
                     raise CassandraUnavailable(
                         f"Cassandra at {settings.cassandra_host}:{settings.cassandra_port} did not accept a connection "

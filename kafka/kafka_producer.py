@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from tqdm import tqdm
 
+from config.security import librdkafka_auth
 from config.settings import Settings, load_settings
 from kafka import schema_registry
 from kafka.attacks import ATTACKS, Attack, with_attack
@@ -51,6 +52,7 @@ def producer_config(settings: Settings, bootstrap: str) -> dict:
     """librdkafka settings: never lose or duplicate (acks=all + idempotence), batch for throughput."""
     return {
         "bootstrap.servers": bootstrap,
+        **librdkafka_auth(settings.security, "producer"),  # the producer's user: WRITE on the three topics only
         "client.id": "log-producer",
         "acks": "all",
         "enable.idempotence": True,
@@ -156,7 +158,7 @@ class LogProducer:
         self.ack_log: TextIO | None = None  # when set: one line per acknowledged record (see `acked_records`)
 
     def _check_broker(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        admin = AdminClient({**producer_config(self.settings, self.bootstrap), "log_level": 0})
         try:
             topics = admin.list_topics(timeout=BROKER_CHECK_TIMEOUT_S).topics
         except KafkaException:

@@ -17,11 +17,12 @@ QUIET_LOGGER = logging.getLogger("pipeline-offsets.kafka")
 QUIET_LOGGER.setLevel(logging.CRITICAL)
 
 
-def topic_end_offsets(bootstrap_servers: str, topics: list[str] | None = None) -> dict[str, dict[int, int]] | None:
-    """Per topic, per partition: the offset the next record will get. None when Kafka does not answer."""
+def topic_end_offsets(client: dict[str, str], topics: list[str] | None = None) -> dict[str, dict[int, int]] | None:
+    """Per topic, per partition: the offset the next record will get. None when Kafka does not answer.
+    `client`: a Kafka user's settings (`Settings.kafka_client`); it needs DESCRIBE on the topics."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap_servers,
+            **client,
             "group.id": "pipeline-status",  # never subscribes or commits; watermarks need a group id
             "enable.auto.commit": False,
             "socket.timeout.ms": KAFKA_TIMEOUT_S * 1000,

@@ -46,7 +46,7 @@ def wanted_configs(settings: Settings) -> dict[str, str]:
 def topics_as_configured(settings: Settings) -> bool:
     """Whether all three topics exist with the configured partitions, replication factor and configs, i.e.
     whether create_topics.sh would change nothing. One metadata and one configs request."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    admin = AdminClient({**settings.kafka_client("admin"), "log_level": 0})
     try:
         metadata = admin.list_topics(timeout=CHECK_TIMEOUT_S).topics
         names = [s.topic for s in STREAMS]

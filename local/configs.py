@@ -5,8 +5,10 @@ Everything binds to 127.0.0.1. Ports come from settings, so they match Compose's
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from config.security import SCRAM_MECHANISM, Security, scram_jaas
 from config.settings import Settings
 from local.paths import LocalPaths
 from local.topology import CassandraNode, KafkaNode, Topology, topology
@@ -28,11 +30,11 @@ def kafka_server_properties(settings: Settings, node: KafkaNode, nodes: Topology
             "process.roles=broker,controller",
             f"node.id={node.node_id}",
             quorum,
-            f"listeners=PLAINTEXT://{node.bootstrap},CONTROLLER://{node.host}:{node.controller_port}",
-            f"advertised.listeners=PLAINTEXT://{node.bootstrap}",
+            f"listeners=BROKER://{node.bootstrap},CONTROLLER://{node.host}:{node.controller_port}",
+            f"advertised.listeners=BROKER://{node.bootstrap}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=BROKER",
+            *kafka_security_properties(settings.security),
             f"log.dirs={data_dir}",
             "num.partitions=3",
             f"default.replication.factor={rf}",
@@ -47,6 +49,34 @@ def kafka_server_properties(settings: Settings, node: KafkaNode, nodes: Topology
             "",
         ]
     )
+
+
+def kafka_security_properties(security: Security) -> list[str]:
+    """Clients and brokers log in with SASL/SCRAM-SHA-512 on the BROKER listener (the credentials live in the
+    cluster's metadata; the admin's is added when the storage is formatted). The CONTROLLER listener uses
+    SASL/PLAIN with one static user: SCRAM cannot work there, its credentials being in the log the controllers
+    serve. No ACL, no access: StandardAuthorizer with the admin and the controller as super users. Plain TCP
+    on 127.0.0.x (no TLS; docs/security.md says why). With security off: PLAINTEXT and no authorizer."""
+    if not security.enabled:
+        return ["listener.security.protocol.map=CONTROLLER:PLAINTEXT,BROKER:PLAINTEXT"]
+    admin = security.kafka("admin")
+    controller = security.controller_password
+    return [
+        "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,BROKER:SASL_PLAINTEXT",
+        f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
+        f"listener.name.broker.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={scram_jaas(admin)}",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+        f'required username="{CONTROLLER_USER}" password="{controller}" user_{CONTROLLER_USER}="{controller}";',
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        f"super.users=User:{admin.username};User:{CONTROLLER_USER}",
+        "allow.everyone.if.no.acl.found=false",
+    ]
+
+
+CONTROLLER_USER = "controller"
 
 
 # Properties format: log4j-core reads it without extra jars (YAML would need jackson-dataformat-yaml).
@@ -80,6 +110,22 @@ def cassandra_token_settings(node: CassandraNode, nodes: Topology) -> str:
     return f"num_tokens: 1\ninitial_token: {initial_token(node.index, len(nodes.cassandra))}\nauto_bootstrap: false"
 
 
+def cassandra_auth_settings(security: Security) -> str:
+    """Password logins and role permissions (roles: database/roles.py). The first start creates the default
+    `cassandra` superuser, which `up` replaces with the generated admin at once."""
+    if not security.enabled:
+        return "authenticator: AllowAllAuthenticator\nauthorizer: AllowAllAuthorizer"
+    return (
+        "authenticator: PasswordAuthenticator\n"
+        "authorizer: CassandraAuthorizer\n"
+        "role_manager: CassandraRoleManager\n"
+        # Credentials and permissions are cached for this long: a rotated password takes effect within it.
+        "roles_validity: 2000ms\n"
+        "permissions_validity: 2000ms\n"
+        "credentials_validity: 2000ms"
+    )
+
+
 def cassandra_rackdc_properties(settings: Settings) -> str:
     """GossipingPropertyFileSnitch's data center: the one clients ask for (CASSANDRA_LOCAL_DC)."""
     return f"dc={settings.cassandra_local_dc}\nrack=rack1\n"
@@ -103,8 +149,7 @@ rpc_address: {node.host}
 storage_port: {storage}
 native_transport_port: {settings.cassandra_port}
 start_native_transport: true
-authenticator: AllowAllAuthenticator
-authorizer: AllowAllAuthorizer
+{cassandra_auth_settings(settings.security)}
 data_file_directories:
   - {data_dir / "data"}
 commitlog_directory: {data_dir / "commitlog"}
@@ -197,6 +242,14 @@ CASSANDRA_JAVA17_FLAGS = [
 ]
 
 
+def private_file(path: Path, text: str) -> None:
+    """A file only its owner reads (it holds credentials), written without ever being readable by others."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
 def write_configs(settings: Settings, paths: LocalPaths) -> None:
     """(Re)write every node's config; data folders are created, never wiped."""
     nodes = topology(settings)
@@ -206,7 +259,7 @@ def write_configs(settings: Settings, paths: LocalPaths) -> None:
     for kafka in nodes.kafka:
         data = paths.data / kafka.name
         data.mkdir(parents=True, exist_ok=True)
-        paths.kafka_properties(kafka.name).write_text(kafka_server_properties(settings, kafka, nodes, data))
+        private_file(paths.kafka_properties(kafka.name), kafka_server_properties(settings, kafka, nodes, data))
     (conf / "kafka-log4j2.properties").write_text(KAFKA_LOG4J2_PROPERTIES)
     for cassandra in nodes.cassandra:
         data = paths.data / cassandra.name

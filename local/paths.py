@@ -61,6 +61,11 @@ class LocalPaths:
         the settings are loaded): while it exists, every command reads `.env.cluster` too."""
         return self.run / "cluster-mode"
 
+    @property
+    def insecure_file(self) -> Path:
+        """Written by `up --insecure` and removed by `down` (config.settings.insecure_mode_marker)."""
+        return self.run / "insecure-mode"
+
     def make(self) -> None:
         for folder in (self.maven_repo, self.classpaths, self.registry_home, self.data, self.logs, self.conf, self.run):
             folder.mkdir(parents=True, exist_ok=True)

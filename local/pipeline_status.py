@@ -35,7 +35,7 @@ def total_lag(settings: Settings) -> tuple[int, int] | None:
     """(lag, processed) summed over the three topics (of the settings' namespace); None while the job has no
     report or Kafka is away."""
     topics = streams(settings.topic_prefix)
-    ends = topic_end_offsets(settings.kafka_bootstrap_servers, [s.topic for s in topics])
+    ends = topic_end_offsets(settings.kafka_client("admin"), [s.topic for s in topics])
     report = read_job_report(settings.job_status_file)
     if ends is None or report is None:
         return None
@@ -110,7 +110,7 @@ def status_of(settings: Settings, services: list[dict]) -> dict:
         report = None  # counters of a job that has stopped are not live
     kafka_up = any(node.name in running for node in topology(settings).kafka)
     watched = streams(settings.topic_prefix)
-    ends = topic_end_offsets(settings.kafka_bootstrap_servers, [s.topic for s in watched]) if kafka_up else None
+    ends = topic_end_offsets(settings.kafka_client("admin"), [s.topic for s in watched]) if kafka_up else None
     topics = topic_rows(ends, report, now, watched)
     return {
         "generated_at": now,

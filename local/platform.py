@@ -20,8 +20,10 @@ from pathlib import Path
 
 import psutil
 
+from config.security import SCRAM_MECHANISM, CredentialMissing
 from config.settings import Settings, load_settings
 from config.versions import Versions, load_versions
+from database.cassandra_connection import CassandraUnavailable
 from local import configs, kafka_tools, resolve
 from local.errors import LocalModeError
 from local.java import JavaRuntime, find_java17
@@ -31,6 +33,8 @@ from local.services import Service, all_services, infra_names, kafka_tool_comman
 from local.supervisor import DEAD_STATES, Supervisor
 from local.topology import topology
 
+# In a Kafka node's data folder once its metadata holds the admin's SCRAM credential.
+ADMIN_USER_MARKER = "pipeline-admin-user"
 FIRST_RUN_DISK_GB = 4
 DISK_GB = 1
 ORPHAN_KILL_WAIT_S = 15
@@ -119,13 +123,31 @@ def _format_kafka_storage(platform: Platform, java: JavaRuntime, resolved: resol
     nodes = topology(platform.settings).kafka
     data_dirs = [platform.paths.data / node.name for node in nodes]
     cluster_id = _existing_cluster_id(data_dirs) or kafka_cluster_id()
+    security = platform.settings.security
     for node, data in zip(nodes, data_dirs, strict=True):
+        marker = data / ADMIN_USER_MARKER
         if (data / "meta.properties").exists():
+            if security.enabled and not marker.exists():
+                raise LocalModeError(
+                    f"Kafka's data in {data} was created before security was on, so it has no admin user: start "
+                    "it once with `python3 main.py up --insecure` (which adds the users), `down`, then `up`."
+                )
             continue
         quorum = ["--standalone"] if len(nodes) == 1 else []
+        # The admin's SCRAM credential goes into the first metadata records: the brokers log in to each other
+        # with it before any client could create a user. (A short-lived local process; nothing echoes it.)
+        scram = (
+            [
+                "--add-scram",
+                f"{SCRAM_MECHANISM}=[name={security.kafka('admin').username},password="
+                f"{security.kafka('admin').password}]",
+            ]
+            if security.enabled
+            else []
+        )
         cmd = kafka_tool_command(
             platform.paths, java, resolved, "kafka.tools.StorageTool",
-            "format", *quorum, f"--cluster-id={cluster_id}",
+            "format", *quorum, f"--cluster-id={cluster_id}", *scram,
             "-c", str(platform.paths.kafka_properties(node.name)),
         )  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -133,6 +155,8 @@ def _format_kafka_storage(platform: Platform, java: JavaRuntime, resolved: resol
             raise LocalModeError(
                 f"formatting Kafka storage of {node.name} in {data} failed:\n{done.stdout}{done.stderr}"
             )
+        if security.enabled:
+            marker.write_text(f"{security.kafka('admin').username}\n")
 
 
 def _check_ports(platform: Platform, services: list[Service], running: dict[str, dict]) -> None:
@@ -191,7 +215,7 @@ def prepare(platform: Platform) -> tuple[JavaRuntime, resolve.Resolved, list[Ser
     resolved = resolve.resolve_all(platform.paths, java, platform.versions)
     configs.write_configs(platform.settings, platform.paths)
     write_spark_defaults(resolved)
-    kafka_tools.write_launchers(java, platform.paths, resolved)
+    kafka_tools.write_launchers(platform.settings, java, platform.paths, resolved)
     services = all_services(platform.settings, platform.paths, java, resolved)
     for service in services:
         service.write_argfile()
@@ -206,6 +230,8 @@ def _start_in_order(platform: Platform, services: list[Service], ready: set[str]
     while any(s.name not in ready for s in todo):
         for service in todo:
             if service.name not in started and all(a in ready for a in service.after):
+                if service.before_start:
+                    service.before_start(platform.settings)
                 supervisor.start(service.name)
                 started[service.name] = time.monotonic()
         waiting = [s for s in todo if s.name in started and s.name not in ready]
@@ -219,6 +245,25 @@ def _start_in_order(platform: Platform, services: list[Service], ready: set[str]
             time.sleep(0.5)
 
 
+def _secure_engines(platform: Platform) -> None:
+    """Cassandra's roles (the default superuser replaced on the first start); with security off, the Kafka
+    users were created through the open listener (the registry's `before_start`): the data can be secured."""
+    from database import roles
+
+    settings = platform.settings
+    try:
+        created = roles.secure(settings, retry_s=settings.cassandra_connect_retry_s)
+    except (roles.CassandraAuthError, CassandraUnavailable, CredentialMissing) as exc:
+        raise LocalModeError(str(exc)) from None
+    if created:
+        print(f"  cassandra     roles   {', '.join(created)} (password logins; `cassandra` superuser removed)")
+    if not settings.security.enabled:
+        for node in topology(settings).kafka:
+            (platform.paths.data / node.name / ADMIN_USER_MARKER).write_text(
+                f"{settings.security.kafka('admin').username}\n"
+            )
+
+
 def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None:
     """Start the engines; then (unless `pipeline` is False) create topics, schemas and tables and start
     the streaming job, and (unless `producer` is False) the default-rate generator."""
@@ -227,6 +272,10 @@ def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None
         platform.paths.mode_file.write_text("cluster\n")
     else:  # left by a cluster that was never stopped with `down` (a reboot, say)
         platform.paths.mode_file.unlink(missing_ok=True)
+    if platform.settings.security.enabled:
+        platform.paths.insecure_file.unlink(missing_ok=True)
+    else:
+        platform.paths.insecure_file.write_text("insecure\n")
     supervisor = platform.supervisor
     _check_ports(platform, services, supervisor.all_info())
     _format_kafka_storage(platform, java, resolved)
@@ -235,6 +284,7 @@ def up(platform: Platform, pipeline: bool = True, producer: bool = True) -> None
     ready: set[str] = set()
     infra = infra_names(platform.settings)
     _start_in_order(platform, [s for s in services if s.name in infra], ready)
+    _secure_engines(platform)
     if not pipeline:
         return
     from pipeline_setup import EXPECTED_FAILURES, run_setup
@@ -366,6 +416,7 @@ def down(platform: Platform) -> list[str]:
                 stopped.extend(running)
         supervisor.shutdown()
     platform.paths.mode_file.unlink(missing_ok=True)
+    platform.paths.insecure_file.unlink(missing_ok=True)
     leftovers = our_java_processes(platform.paths.root)
     for proc in leftovers:
         proc.terminate()

@@ -14,12 +14,12 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def kafka_node_ready(bootstrap: str, node_id: int, timeout: float = 3.0) -> str | None:
+def kafka_node_ready(settings: Settings, bootstrap: str, node_id: int, timeout: float = 3.0) -> str | None:
     """A metadata request answered by this node, which lists itself among the live brokers (it has joined
-    the controller quorum's cluster and been unfenced)."""
+    the controller quorum's cluster and been unfenced). Asked as the admin user when security is on."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient({**settings.kafka_client("admin"), "bootstrap.servers": bootstrap, "log_level": 0})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception as exc:  # KafkaException on timeout: not ready yet
@@ -43,13 +43,29 @@ def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
 def cassandra_node_ready(settings: Settings, host: str, min_peers: int = 0, timeout: float = 5.0) -> str | None:
     """`SELECT release_version FROM system.local` over the native protocol of this node; a node joining a
     cluster also knows at least `min_peers` other nodes through gossip (system.peers_v2)."""
+    from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import NoHostAvailable
 
-    from database.cassandra_connection import build_cluster
+    from database.cassandra_connection import auth_refused, build_cluster
+    from database.roles import DEFAULT_SUPERUSER
 
     cluster = build_cluster(settings, connect_timeout=timeout, only_host=host)
     try:
-        session = cluster.connect()
+        try:
+            session = cluster.connect()
+        except NoHostAvailable as exc:
+            if not auth_refused(exc):
+                raise
+            # A node that has just started has only the default superuser, which `up` replaces (database/roles.py).
+            cluster.shutdown()
+            auth = PlainTextAuthProvider(*DEFAULT_SUPERUSER)
+            cluster = build_cluster(settings, connect_timeout=timeout, only_host=host, auth=auth)
+            try:
+                session = cluster.connect()
+            except NoHostAvailable as again:
+                if auth_refused(again):
+                    return "serves CQL but refuses the admin's login (CASSANDRA_ADMIN_PASSWORD) and the default one"
+                raise
         row = session.execute("SELECT release_version FROM system.local", timeout=timeout).one()
         if not (row and row.release_version):
             return "no release_version"

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.security import java_kafka_auth
 from config.settings import FAULTS_DIR_ENV, PROJECT_ROOT, Settings
 from local import configs, probes
+from local.errors import LocalModeError
 from local.java import JavaRuntime
 from local.paths import LocalPaths
 from local.resolve import Resolved
@@ -35,11 +37,20 @@ class Service:
     stop_wait_s: int = 30
     autorestart: bool = False  # the pipeline's own processes come back after a crash; engines do not
     jvm_args: tuple[Path, list[str]] | None = None  # an @argfile the command names, written by `write_argfile`
+    before_start: Callable[[Settings], None] | None = None  # run by `up` just before it starts the service
 
     def write_argfile(self) -> None:
+        """Owner-only: the registry's holds its Kafka login."""
         if self.jvm_args:
             path, args = self.jvm_args
-            path.write_text("\n".join(f'"{a}"' if " " in a else a for a in args) + "\n")
+            configs.private_file(path, "\n".join(_argfile_word(a) for a in args) + "\n")
+
+
+def _argfile_word(arg: str) -> str:
+    """One argument as a JVM @argfile reads it: quoted when it has a space, in the quote it does not contain."""
+    if " " not in arg:
+        return arg
+    return f"'{arg}'" if '"' in arg else f'"{arg}"'
 
 
 def spark_home() -> Path:
@@ -81,7 +92,7 @@ def kafka(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Re
             str(paths.kafka_properties(node.name)),
         ],
         ports=((node.host, node.port), (node.host, node.controller_port)),
-        probe=lambda _settings: probes.kafka_node_ready(node.bootstrap, node.node_id),
+        probe=lambda s: probes.kafka_node_ready(s, node.bootstrap, node.node_id),
         ready_timeout_s=90,
         jvm_args=(_argfile(paths, node.name), jvm),
         env=_jvm_env(settings),
@@ -101,6 +112,22 @@ def kafka_tool_command(
     return [str(java.java), *jvm, main_class, *args]
 
 
+def _registry_kafka_login(settings: Settings) -> list[str]:
+    """Apicurio hands `apicurio.kafka.common.*` to its storage's Kafka producer, consumer and admin client."""
+    return [f"-Dapicurio.kafka.common.{k}={v}" for k, v in java_kafka_auth(settings.security, "registry").items()]
+
+
+def _prepare_registry_access(settings: Settings) -> None:
+    """The Kafka users and the registry's ACLs exist before the registry logs in (it is the first client)."""
+    from kafka import access
+
+    try:
+        access.ensure_users(settings, with_admin=not settings.security.enabled)
+        access.grant_registry(settings)
+    except access.KafkaAccessError as exc:
+        raise LocalModeError(f"{exc} (the admin logs in with KAFKA_ADMIN_PASSWORD)") from None
+
+
 def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved: Resolved, nodes: Topology) -> Service:
     # Schema lookups are rare (clients cache them), so the registry runs like the Spark daemons: small
     # serial heap, C1 only.
@@ -109,6 +136,7 @@ def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved:
         "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",
         "-Xms32m",
+        *_registry_kafka_login(settings),
         "-jar",
         str(resolved.registry_runner),
     ]
@@ -121,6 +149,7 @@ def registry(settings: Settings, paths: LocalPaths, java: JavaRuntime, resolved:
         ready_timeout_s=120,
         after=tuple(n.name for n in nodes.kafka),
         jvm_args=(_argfile(paths, "registry"), jvm),
+        before_start=_prepare_registry_access,
         env={
             **_jvm_env(settings),
             "QUARKUS_HTTP_HOST": "127.0.0.1",
@@ -151,6 +180,8 @@ def cassandra(
         # No node streams data to join (one node; or a cluster created with its tokens set, see
         # local/configs.py): the default 30 s ring delay would only make each start wait.
         "-Dcassandra.ring_delay_ms=1000",
+        # The default superuser is created at once (not 10 s later), so `up` can replace it without waiting.
+        "-Dcassandra.superuser_setup_delay_ms=0",
         f"-Dcassandra-rackdc.properties=file://{paths.conf / 'cassandra-rackdc.properties'}",
         *configs.CASSANDRA_JAVA17_FLAGS,
         *([f"-javaagent:{jamm}"] if jamm else []),

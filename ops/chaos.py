@@ -244,7 +244,7 @@ def run(
         local_platform.up(platform, pipeline=True, producer=False)
     except LocalModeError as exc:
         raise ChaosError(f"the pipeline does not start: {exc}") from None
-    start = topic_end_offsets(settings.kafka_bootstrap_servers)
+    start = topic_end_offsets(settings.kafka_client("admin"))
     if start is None:
         raise ChaosError(f"Kafka at {settings.kafka_bootstrap_servers} does not answer")
     producer = ChaosProducer(folder, f"chaos_{run_id}", rate)
@@ -265,7 +265,7 @@ def run(
     finally:
         if producer.running():
             producer.process.kill()
-    end = topic_end_offsets(settings.kafka_bootstrap_servers)
+    end = topic_end_offsets(settings.kafka_client("admin"))
     say("reconciling the topics with the tables by event id ...")
     prefix = f"chaos_{run_id}_"
     report.reconciliation = reconcile(settings, start, end, select=lambda v: str(v["user_id"]).startswith(prefix))

@@ -106,7 +106,7 @@ def reachable(host: str, port: int, timeout: float = TIMEOUT_S) -> str | None:
 
 
 def check_kafka(settings: Settings) -> Check:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    admin = AdminClient({**settings.kafka_client("admin"), "log_level": 0})
     try:
         metadata = admin.list_topics(timeout=TIMEOUT_S)
     except KafkaException:
@@ -248,7 +248,7 @@ def check_versions(
 
 
 def check_topics(settings: Settings) -> Iterator[Check]:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    admin = AdminClient({**settings.kafka_client("admin"), "log_level": 0})
     fix = "run `python3 main.py setup` (or `bash kafka/create_topics.sh`), which creates and re-applies them"
     try:
         metadata = admin.list_topics(timeout=TIMEOUT_S).topics

@@ -77,7 +77,7 @@ def consumer(settings: Settings) -> Consumer:
     """A consumer that only reads assigned ranges: its own throwaway group, no commits."""
     return Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            **settings.kafka_client("admin"),
             "group.id": f"pipeline-tools-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,

@@ -37,8 +37,9 @@ WEDGED_SESSION = "Control channel not available"
 WRITE_ATTEMPTS = 4
 
 
-def connector_conf(settings: Settings) -> dict[str, str]:
-    """The spark-cassandra-connector's settings, shared by the job and the bench's connector ceiling."""
+def connector_conf(settings: Settings, role: str = "job") -> dict[str, str]:
+    """The spark-cassandra-connector's settings, shared by the job and the bench's connector ceiling; logged in
+    as `role` when security is on (Spark's UI shows the password as *********(redacted))."""
     conf = {
         "spark.cassandra.connection.host": settings.cassandra_host,
         "spark.cassandra.connection.port": str(settings.cassandra_port),
@@ -55,9 +56,10 @@ def connector_conf(settings: Settings) -> dict[str, str]:
         # Reconnect within seconds once Cassandra is back (the default backoff grows to a minute).
         "spark.cassandra.connection.reconnectionDelayMS.max": "5000",
     }
-    if settings.cassandra_username:
-        conf["spark.cassandra.auth.username"] = settings.cassandra_username
-        conf["spark.cassandra.auth.password"] = settings.cassandra_password or ""
+    if settings.security.enabled:
+        credential = settings.security.cassandra(role)
+        conf["spark.cassandra.auth.username"] = credential.username
+        conf["spark.cassandra.auth.password"] = credential.password
     return conf
 
 

@@ -216,12 +216,18 @@ class TopicBatchWriter:
         faults.block_if_asked(stream.topic, self.released, point="block-after-write")
 
 
+def kafka_source_options(settings: Settings, role: str = "job") -> dict[str, str]:
+    """Spark's Kafka source as one Kafka user: the brokers and, with security on, its SASL login (Kafka's
+    client logs the JAAS line as [hidden])."""
+    return {f"kafka.{key}": value for key, value in settings.kafka_java_client(role).items()}
+
+
 def read_topic(
     spark: SparkSession, settings: Settings, stream: LogStream, starting_offsets: str | None = None
 ) -> DataFrame:
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .options(**kafka_source_options(settings))
         .option("subscribe", stream.topic)
         .option("startingOffsets", starting_offsets or settings.spark_starting_offsets)
         .option("maxOffsetsPerTrigger", settings.spark_max_offsets_per_trigger)
@@ -336,7 +342,7 @@ class TopicQuery:
 
     def current_lag(self) -> int | None:
         """Records in the topic past the query's last committed batch; None when Kafka does not answer."""
-        ends = topic_end_offsets(self.settings.kafka_bootstrap_servers, [self.stream.topic])
+        ends = topic_end_offsets(self.settings.kafka_client("job"), [self.stream.topic])
         if ends is None or self.stream.topic not in ends:
             return None
         return lag(ends[self.stream.topic], processed_offsets(self.last_progress, self.stream.topic))
@@ -570,7 +576,7 @@ def run(settings: Settings) -> int:
     spark = build_session(settings)
     spark.sparkContext.setLogLevel("WARN")
     resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
-    connection = CassandraConnection.open(settings)
+    connection = CassandraConnection.open(settings, role="job")
     guard = ConnectorSessionGuard(spark, settings.cassandra_session_probe_s)
     sink = CassandraSink(connection, keyspace=settings.cassandra_keyspace, replace_session=guard.replace_session)
     observer = Observer(spark)
@@ -625,7 +631,7 @@ def missing_table(settings: Settings) -> str | None:
     tables = [s.table for s in streams(settings.topic_prefix)] + [DEAD_LETTERS_TABLE]
     if settings.auth_alerts.enabled:
         tables.append(auth_alerts.TABLE)
-    connection = CassandraConnection.open(settings)
+    connection = CassandraConnection.open(settings, role="job")
     try:
         missing = [t for t in tables if not table_columns(connection.session, t, settings.cassandra_keyspace)]
     finally:

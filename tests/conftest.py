@@ -7,8 +7,13 @@ import uuid
 
 import pytest
 
-from config.settings import Settings
+from config.security import SECRETS_FILE_NAME
+from config.settings import Settings, local_dir_before_settings
 from local import platform as local_platform
+from local.secrets import ensure_secrets
+
+# The generated passwords exist before any settings load (as `main.py test` and `up` make sure).
+ensure_secrets(local_dir_before_settings() / SECRETS_FILE_NAME)
 
 # The cluster tests run in a pytest process of their own, started with PIPELINE_CLUSTER=1 (`main.py test` does),
 # and only they do: the settings of one process come from one mode.

@@ -31,7 +31,7 @@ def test_status_shows_every_node_up(cluster) -> None:
 
 
 def test_every_topic_lives_on_all_three_brokers(cluster) -> None:
-    admin = AdminClient({"bootstrap.servers": cluster.settings.kafka_bootstrap_servers})
+    admin = AdminClient(cluster.settings.kafka_client("admin"))
     metadata = admin.list_topics(timeout=15)
     assert sorted(metadata.brokers) == [1, 2, 3]
     # The pipeline's topics, and every internal one (the registry's storage among them).

@@ -56,7 +56,7 @@ def caught_up(platform) -> bool:
     """The alerts query has taken in every record now in the auth topic (past where it started reading)."""
     settings = platform.settings
     start = starting_offsets(platform)
-    ends = (topic_end_offsets(settings.kafka_bootstrap_servers, [AUTH.topic]) or {}).get(AUTH.topic)
+    ends = (topic_end_offsets(settings.kafka_client("admin"), [AUTH.topic]) or {}).get(AUTH.topic)
     if start is None or not ends:
         return False
     done = processed_offsets(alerts_status(platform).get("last_progress"), AUTH.topic) or {}

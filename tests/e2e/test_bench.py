@@ -58,14 +58,14 @@ def pipeline_data(settings) -> dict:
         keyspaces = sorted(r.keyspace_name for r in rows)
     return {
         "topics": all_topics(settings),
-        "offsets": topic_end_offsets(settings.kafka_bootstrap_servers, [s.topic for s in STREAMS]),
+        "offsets": topic_end_offsets(settings.kafka_client("admin"), [s.topic for s in STREAMS]),
         "keyspaces": keyspaces,
         "tables": table_digests(settings),
     }
 
 
 def all_topics(settings) -> list[str]:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(settings.kafka_client("admin"))
     return sorted(t for t in admin.list_topics(timeout=30).topics if not t.startswith("__"))
 
 

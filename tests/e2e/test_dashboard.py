@@ -115,7 +115,7 @@ def test_the_page_follows_the_pipeline_in_a_real_browser(pipeline, page: Page) -
         # A dead letter injected here shows up in the newest dead letters, with its reason.
         marker = f"not avro {uuid.uuid4().hex}".encode()
         landed: dict = {}
-        raw = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all"})
+        raw = Producer({**settings.kafka_client("admin"), "acks": "all"})
         raw.produce(AUTH.topic, value=marker, on_delivery=lambda err, msg: landed.update(err=err, msg=msg))
         assert raw.flush(30) == 0 and landed["err"] is None
         record = f"{AUTH.topic}:{landed['msg'].partition()}:{landed['msg'].offset()}"

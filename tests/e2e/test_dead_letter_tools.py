@@ -114,7 +114,7 @@ def test_a_late_schema_turns_dead_letters_into_rows_by_replay(pipeline, cassandr
 
     # The fix, then two replays (the first keeps its dead letters): each event lands once.
     assert registry.register_schema(AUTH.subject, Schema(json.dumps(late), "AVRO")) == late_id
-    ends_before = topic_end_offsets(settings.kafka_bootstrap_servers, [AUTH.topic])[AUTH.topic]
+    ends_before = topic_end_offsets(settings.kafka_client("admin"), [AUTH.topic])[AUTH.topic]
     kept = cli("replay", "--topic", "auth", "--days", "2", "--reason", reason, "--yes", "--keep")
     assert kept.returncode == 0 and "(--keep: none removed)" in kept.stdout, kept.stdout + kept.stderr
     replayed = cli("replay", "--topic", "auth", "--days", "2", "--reason", reason, "--yes")
@@ -130,7 +130,7 @@ def test_a_late_schema_turns_dead_letters_into_rows_by_replay(pipeline, cassandr
     assert not dead_letters_with(cassandra, reason), "dead letters left after the replay"
 
     # Byte for byte: the records the two replays sent are the originals, twice.
-    ends_after = topic_end_offsets(settings.kafka_bootstrap_servers, [AUTH.topic])[AUTH.topic]
+    ends_after = topic_end_offsets(settings.kafka_client("admin"), [AUTH.topic])[AUTH.topic]
     sent = [
         (m.key(), m.value(), m.headers())
         for m in read_records(settings, OffsetRange(AUTH.topic, ends_before, ends_after))

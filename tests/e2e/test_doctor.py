@@ -77,7 +77,7 @@ def test_a_java_home_that_is_not_17_is_a_cross(pipeline) -> None:
 
 def test_a_topic_schema_and_table_broken_on_purpose_are_each_a_cross(pipeline, cassandra) -> None:
     settings = pipeline.settings
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(settings.kafka_client("admin"))
     registry = SchemaRegistryClient({"url": settings.schema_registry_url})
 
     def retention(value: str) -> None:

@@ -50,7 +50,7 @@ def main_py(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_malformed_records_are_dead_letters_by_kind_and_reconcile_accounts_for_all(pipeline, cassandra) -> None:
     settings = pipeline.settings
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
-    before = topic_end_offsets(settings.kafka_bootstrap_servers)
+    before = topic_end_offsets(settings.kafka_client("admin"))
     run = uuid.uuid4().hex[:8]
     produced = main_py(
         "produce", "--profile", "malformed", "--share", "0.2", "--count", "600", "--rate", "0",
@@ -62,7 +62,7 @@ def test_malformed_records_are_dead_letters_by_kind_and_reconcile_accounts_for_a
     counted = {kind.strip(" ,"): n for kind, n in counted.items()}
     assert set(counted) == set(MALFORMED_KINDS), line
     total = sum(counted.values())
-    after = topic_end_offsets(settings.kafka_bootstrap_servers)
+    after = topic_end_offsets(settings.kafka_client("admin"))
 
     def reconciled() -> dict | None:
         done = main_py("reconcile", "--since", since, "--json")

@@ -114,7 +114,7 @@ def with_fields(stream: LogStream, *fields: dict) -> str:
 def produce(settings, registry, stream: LogStream, schema_str: str, values: list[dict]) -> None:
     serialize = AvroSerializer(registry, schema_str, conf={"auto.register.schemas": False})
     ctx = SerializationContext(stream.topic, MessageField.VALUE)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all"})
+    producer = Producer({**settings.kafka_client("admin"), "acks": "all"})
     failed: list = []
     for value in values:
         producer.produce(

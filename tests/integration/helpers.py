@@ -16,15 +16,13 @@ from local.services import spark_home
 
 
 def create_topic(settings: Settings, topic: str, partitions: int = 1) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(settings.kafka_client("admin"))
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     futures[topic].result(timeout=30)
 
 
 def produce(settings: Settings, topic: str, records: list[tuple[str, str]]) -> None:
-    producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all", "enable.idempotence": True}
-    )
+    producer = Producer({**settings.kafka_client("admin"), "acks": "all", "enable.idempotence": True})
     errors: list[str] = []
     for key, value in records:
         producer.produce(topic, key=key, value=value, on_delivery=lambda err, msg: err and errors.append(str(err)))
@@ -37,7 +35,7 @@ def consume_all(settings: Settings, topic: str, expected: int, timeout_s: float 
 
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            **settings.kafka_client("admin"),
             "group.id": f"{topic}-reader",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

@@ -61,8 +61,8 @@ def test_kafka_node_config_replicates_every_topic_three_ways(cluster_settings, t
     )
     assert props["node.id"] == "2"
     assert props["controller.quorum.voters"] == nodes.controller_voters
-    assert props["listeners"] == "PLAINTEXT://127.0.0.2:9092,CONTROLLER://127.0.0.2:9093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.2:9092"
+    assert props["listeners"] == "BROKER://127.0.0.2:9092,CONTROLLER://127.0.0.2:9093"
+    assert props["advertised.listeners"] == "BROKER://127.0.0.2:9092"
     for key in ("default.replication.factor", "offsets.topic.replication.factor"):
         assert props[key] == "3", key
     assert props["transaction.state.log.replication.factor"] == "3"

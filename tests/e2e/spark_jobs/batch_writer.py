@@ -29,7 +29,12 @@ from kafka.contract import BY_NAME  # noqa: E402
 from spark.cassandra_sink import CassandraSink, connector_conf  # noqa: E402
 from spark.observed import Observer  # noqa: E402
 from spark.schema_resolver import SchemaResolver  # noqa: E402
-from spark.spark_streaming import DEAD_LETTERS_TABLE, TopicBatchWriter, avro_compatibility  # noqa: E402
+from spark.spark_streaming import (  # noqa: E402
+    DEAD_LETTERS_TABLE,
+    TopicBatchWriter,
+    avro_compatibility,
+    kafka_source_options,
+)
 
 
 def next_command(control: Path, batch_id: int, timeout_s: float = 3600) -> str:
@@ -50,7 +55,7 @@ def main(stream_name: str, topic: str, keyspace: str, control_dir: str) -> int:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "1")
     )
-    for key, value in connector_conf(settings).items():
+    for key, value in connector_conf(settings, role="admin").items():  # the test's own keyspace
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
@@ -63,7 +68,7 @@ def main(stream_name: str, topic: str, keyspace: str, control_dir: str) -> int:
     while next_command(Path(control_dir), batch_id) == "batch":
         batch = (
             spark.read.format("kafka")
-            .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+            .options(**kafka_source_options(settings, role="admin"))  # the test's own topic
             .option("subscribe", topic)
             .option("startingOffsets", "earliest")
             .option("endingOffsets", "latest")

@@ -37,7 +37,7 @@ def topics(settings) -> None:
 
 
 def end_offsets(settings, topic: str) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "offsets-probe"})
+    consumer = Consumer({**settings.kafka_client("admin"), "group.id": "offsets-probe"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
@@ -50,7 +50,7 @@ def read_range(settings, stream: LogStream, start: dict[int, int], end: dict[int
     deserializer = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            **settings.kafka_client("admin"),
             "group.id": f"verify-{uuid.uuid4()}",
             "enable.auto.commit": False,
         }
@@ -134,7 +134,7 @@ def test_each_users_events_stay_in_order_on_one_partition(settings, topics) -> N
 def read_positions(settings, stream: LogStream, start: dict[int, int], end: dict[int, int]):
     """(partition, offset, decoded value) of every record of `stream` between two offset snapshots."""
     deserializer = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": f"p-{uuid.uuid4()}"})
+    consumer = Consumer({**settings.kafka_client("admin"), "group.id": f"p-{uuid.uuid4()}"})
     consumer.assign([TopicPartition(stream.topic, p, start.get(p, 0)) for p in end])
     ctx = SerializationContext(stream.topic, MessageField.VALUE)
     remaining = sum(end[p] - start.get(p, 0) for p in end)
@@ -151,7 +151,7 @@ def read_positions(settings, stream: LogStream, start: dict[int, int], end: dict
 
 def test_create_topics_twice_gives_the_configured_topics(settings, topics) -> None:
     create_topics(settings, tools=bin_dir())  # the second run (the fixture ran the first)
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(settings.kafka_client("admin"))
     metadata = admin.list_topics(timeout=10)
     resources = [ConfigResource(ConfigResource.Type.TOPIC, s.topic) for s in STREAMS]
     for resource, future in admin.describe_configs(resources).items():
@@ -166,7 +166,7 @@ def test_create_topics_twice_gives_the_configured_topics(settings, topics) -> No
 
 def test_create_topics_repairs_a_drifted_config(settings, topics) -> None:
     """The fast path (nothing to change) must not hide a topic whose settings were changed by hand."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(settings.kafka_client("admin"))
     topic = AUTH.topic
     drifted = ConfigResource(
         ConfigResource.Type.TOPIC,
