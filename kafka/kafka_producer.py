@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from tqdm import tqdm
 
@@ -35,6 +34,7 @@ from kafka import schema_registry
 from kafka.attacks import ATTACKS, Attack, with_attack
 from kafka.contract import BY_NAME, BY_TOPIC, STREAMS, LogStream, streams
 from kafka.load_profiles import EVOLVE_AFTER_DEFAULT, PROFILES, BurstyPacer, Malformer, evolved_events, late_events
+from kafka.login import metadata_problem
 from kafka.logs_generators import Event, LogGenerator
 from kafka.wire_encoder import WireEncoder
 
@@ -158,14 +158,11 @@ class LogProducer:
         self.ack_log: TextIO | None = None  # when set: one line per acknowledged record (see `acked_records`)
 
     def _check_broker(self) -> None:
-        admin = AdminClient({**producer_config(self.settings, self.bootstrap), "log_level": 0})
-        try:
-            topics = admin.list_topics(timeout=BROKER_CHECK_TIMEOUT_S).topics
-        except KafkaException:
-            raise ProducerStartError(
-                f"cannot reach Kafka at {self.bootstrap} within {BROKER_CHECK_TIMEOUT_S} s: is it running? "
-                "(`python3 main.py status`)"
-            ) from None
+        problem, topics = metadata_problem(
+            producer_config(self.settings, self.bootstrap), "producer", BROKER_CHECK_TIMEOUT_S
+        )
+        if problem:
+            raise ProducerStartError(problem)
         missing = [t for t in self.topics.values() if t not in topics]
         if missing:
             raise ProducerStartError(

@@ -22,8 +22,14 @@ collect_ignore_glob = ["e2e/*", "integration/*", "unit/*"] if CLUSTER_PROCESS el
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that stop and restart local mode run last, so every other test sees it up."""
-    items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
+    """Tests that stop and restart local mode run last, so every other test sees it up; audits of what the
+    whole run left behind after them."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("audit") is not None,
+            item.get_closest_marker("lifecycle") is not None,
+        )
+    )
 
 
 @pytest.fixture(scope="session")
