@@ -31,8 +31,8 @@ def test_kafka_properties_are_kraft_combined_on_loopback(settings, tmp_path: Pat
     text = configs.kafka_server_properties(settings, node, nodes(settings), tmp_path)
     props = dict(line.split("=", 1) for line in text.splitlines() if line)
     assert props["process.roles"] == "broker,controller"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert props["listeners"] == "BROKER://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["advertised.listeners"] == "BROKER://127.0.0.1:9092"
     assert props["log.dirs"] == str(tmp_path)
     assert props["offsets.topic.replication.factor"] == "1"
     assert "zookeeper.connect" not in props

@@ -5,14 +5,22 @@ each record's key and value as `RECORD key=value` lines.
 """
 
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project, for its settings
+
+from config.settings import load_settings  # noqa: E402
+
 
 def main(bootstrap: str, topic: str) -> None:
+    # The test's own topic: read as the admin user when security is on.
+    login = {f"kafka.{k}": v for k, v in load_settings().kafka_java_client("admin").items()}
     spark = SparkSession.builder.appName("platform-test-read-kafka").getOrCreate()
     rows = (
         spark.read.format("kafka")
+        .options(**login)
         .option("kafka.bootstrap.servers", bootstrap)
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from config.security import password_variables
 from config.settings import load_settings
 from tests.unit.compose.compose_model import (
     BASE,
@@ -41,7 +42,7 @@ ENGINE_SIZING = {
 # How many of a node Compose runs: services and replicas, not a container setting (tests/unit/test_cluster_mode.py
 # checks them against .env.cluster).
 TOPOLOGY = {"SPARK_WORKER_INSTANCES"}
-SECRETS = {"CASSANDRA_USERNAME", "CASSANDRA_PASSWORD"}
+SECRETS = set(password_variables())
 TOPIC_SCRIPT_VARIABLES = (
     "KAFKA_BOOTSTRAP_SERVERS",
     "KAFKA_TOPIC_PARTITIONS",
