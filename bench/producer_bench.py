@@ -23,6 +23,7 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from config.settings import Settings
+from kafka import access
 from kafka.contract import STREAMS
 from kafka.kafka_producer import LogProducer, producer_config, wall_clock_events
 from kafka.logs_generators import LogGenerator
@@ -104,6 +105,7 @@ def run(settings: Settings, events: int = 300_000) -> dict:
     ]
     for future in admin.create_topics(new).values():
         future.result(timeout=30)
+    access.grant(settings, access.topic_acls(settings, [t.topic for t in new]))  # the producer's user writes them
     try:
         results = {"events": events, "generation_events_per_s": generation_rate(events)}
         producer = LogProducer(settings, topics=full_topics)

@@ -73,19 +73,24 @@ def _allow(resource: ResourceType, name: str, pattern: ResourcePatternType, user
     return AclBinding(resource, name, pattern, f"User:{user}", "*", operation, AclPermissionType.ALLOW)
 
 
-def pipeline_acls(settings: Settings) -> list[AclBinding]:
-    """The producer writes the settings' three topics; the job reads them, in Spark's consumer groups."""
+def topic_acls(settings: Settings, topics: list[str]) -> list[AclBinding]:
+    """The producer writes these topics; the job reads them, in Spark's consumer groups."""
     producer = settings.security.usernames[("kafka", "producer")]
     job = settings.security.usernames[("kafka", "job")]
     bindings = []
-    for stream in streams(settings.topic_prefix):
+    for topic in topics:
         for user, operation in ((producer, AclOperation.WRITE), (job, AclOperation.READ)):
             for op in (operation, AclOperation.DESCRIBE):
-                bindings.append(_allow(ResourceType.TOPIC, stream.topic, ResourcePatternType.LITERAL, user, op))
+                bindings.append(_allow(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, user, op))
     bindings.append(
         _allow(ResourceType.GROUP, SPARK_GROUP_PREFIX, ResourcePatternType.PREFIXED, job, AclOperation.READ)
     )
     return bindings
+
+
+def pipeline_acls(settings: Settings) -> list[AclBinding]:
+    """The settings' three topics (a namespace's are prefixed)."""
+    return topic_acls(settings, [stream.topic for stream in streams(settings.topic_prefix)])
 
 
 def registry_acls(settings: Settings) -> list[AclBinding]:
