@@ -139,6 +139,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=[
             *("all", "producer", "latency", "bursty", "drain", "peer", "sustained", "soak", "nulls", "dashboard"),
             "alerts",
+            "security",
         ],
         help="all (default): the whole suite, which stops and restarts local mode; against a running local mode: "
         "producer: events/s vs the librdkafka ceiling; latency: per-event latency at --rate; "
@@ -150,7 +151,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "nulls: what writing null fields (tombstones) costs against leaving them unset, in a keyspace of its own; "
         "dashboard: backlogs of --events drained with the dashboard on and off, its CPU and RSS; "
         "alerts: the failed-login query's alert latency, its cost to backlog drains of --events, its state after "
-        "an hour of traffic",
+        "an hour of traffic; security: sustained rate, p99 at --rate and a drain of --events, secured and then "
+        "restarted with --insecure (local mode is restarted secured at the end)",
     )
     bench.add_argument("--quick", action="store_true", help="all: a small load, under 5 minutes (full: about 18)")
     bench.add_argument("--events", type=int, default=300_000, help="events per measurement")

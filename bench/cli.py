@@ -55,9 +55,25 @@ def run_suite(quick: bool) -> int:
     return 0
 
 
+def run_security(rate: float, duration_s: float, events: int) -> int:
+    from bench import security_cost
+
+    try:
+        results = security_cost.run(rate, duration_s, events)
+    except (security_cost.SecurityBenchError, NamespaceError, suite.BenchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(security_cost.format_results(results))
+    path = save("security", {"machine": machine_info(), **results})
+    print(f"results: {path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
 def run_bench(what: str, events: int, rate: float, duration_s: float, quick: bool = False) -> int:
     if what == "all":
         return run_suite(quick)
+    if what == "security":
+        return run_security(rate, duration_s, events)
     settings = load_settings()
     machine = machine_info()
     cpus, model, memory_gb = machine["cpus"], machine["cpu_model"], machine["memory_gb"]

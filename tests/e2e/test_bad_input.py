@@ -22,8 +22,9 @@ from tests.e2e.test_pipeline import assert_exactly
 class RawProducer:
     """Sends arbitrary bytes and remembers where each landed."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    def __init__(self, client: dict[str, str]) -> None:
+        """`client`: a Kafka user's settings (`Settings.kafka_client`)."""
+        self.producer = Producer({**client, "acks": "all", "enable.idempotence": True})
         self.landed: dict[str, tuple] = {}
 
     def send(self, label: str, topic: str, value: bytes) -> None:
@@ -57,7 +58,7 @@ def test_bad_records_go_to_dead_letters_and_the_job_keeps_going(pipeline, cassan
         "empty": (SESSION.topic, b"", "shorter than the 5-byte wire-format header"),
         "bad uuid": (AUTH.topic, bad_uuid, "not a uuid: event_id"),
     }  # fmt: skip
-    raw = RawProducer(settings.kafka_bootstrap_servers)
+    raw = RawProducer(settings.kafka_client("producer"))
     producer = LogProducer(settings)
     chunk = len(events) // (len(bad) + 1) + 1
     for i, (label, (topic, value, _)) in enumerate(bad.items()):

@@ -36,7 +36,7 @@ def test_a_clean_run_then_each_kind_of_damage_on_purpose(pipeline, cassandra) ->
     events = unique_events(60)
     tally = LogProducer(settings).run(events, progress=False)
     assert tally.all_delivered
-    raw = RawProducer(settings.kafka_bootstrap_servers)
+    raw = RawProducer(settings.kafka_client("producer"))
     raw.send("garbage", AUTH.topic, b"\x07 not the wire format")
     wait_until_landed(cassandra, events)
     auth_events = [e for e in events if e.stream is AUTH]
