@@ -122,7 +122,11 @@ def cassandra_auth_settings(security: Security) -> str:
         # Credentials and permissions are cached for this long: a rotated password takes effect within it.
         "roles_validity: 2000ms\n"
         "permissions_validity: 2000ms\n"
-        "credentials_validity: 2000ms"
+        "credentials_validity: 2000ms\n"
+        # A login reads its role from one replica (system_auth is on every node of a cluster, written at
+        # EACH_QUORUM): with two of three nodes down, the default LOCAL_QUORUM refused every login, so neither
+        # `status` could say what is wrong nor `up` see the last node serve and bring the others back.
+        "auth_read_consistency_level: LOCAL_ONE"
     )
 
 

@@ -56,6 +56,10 @@ def cassandra_node_ready(settings: Settings, host: str, min_peers: int = 0, time
         except NoHostAvailable as exc:
             if not auth_refused(exc):
                 raise
+            if any("Unable to perform authentication" in str(e) for e in exc.errors.values()):
+                # It serves CQL but cannot read its roles (their replicas are down): up, as far as starting
+                # the other nodes goes (they bring the replicas back); a joining node must log in to count peers.
+                return None if not min_peers else "cannot read its roles yet (their replicas are down)"
             # A node that has just started has only the default superuser, which `up` replaces (database/roles.py).
             cluster.shutdown()
             auth = PlainTextAuthProvider(*DEFAULT_SUPERUSER)
