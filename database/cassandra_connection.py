@@ -12,19 +12,46 @@ import time
 from functools import cache
 
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    Session,
+    _ControlReconnectionHandler,
+)
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
     TokenAwarePolicy,
     WhiteListRoundRobinPolicy,
 )
+from cassandra.pool import _HostReconnectionHandler
 from cassandra.query import PreparedStatement
 
 from cassandra import AuthenticationFailed, ConsistencyLevel
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _reconnect_after_refused_logins() -> None:
+    """The driver gives up on a host for good after one refused login while reconnecting. Cassandra refuses
+    logins for a while when it restarts (its roles not yet readable, or a node of a fresh cluster on the same
+    address before `up` creates the admin): with security on, every long-lived session was left with no host
+    after one such restart. Reconnection goes on at the policy's pace instead (a wrong password still fails
+    the first connect, with a clear message)."""
+
+    def on_exception(self, exc: Exception, next_delay: float) -> bool:
+        if isinstance(exc, AuthenticationFailed):
+            log.warning("Cassandra refused a login while reconnecting; retrying in %.0f s", next_delay)
+        return True
+
+    _HostReconnectionHandler.on_exception = on_exception
+    _ControlReconnectionHandler.on_exception = on_exception
+
+
+_reconnect_after_refused_logins()
 
 
 class CassandraUnavailable(RuntimeError):
