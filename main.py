@@ -127,6 +127,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     sub.add_parser("down", help="stop every service (SIGTERM, then SIGKILL after a bound)")
     sub.add_parser("setup", help="create the topics and register the schemas (idempotent)")
     sub.add_parser("lock", help="regenerate the hash-pinned lock files from the requirements files (uv)")
+    secrets_cmd = sub.add_parser(
+        "secrets", help="generate the missing passwords into .local/secrets.env (0600) and list their names"
+    )
+    secrets_cmd.add_argument("--show", metavar="NAME", help="print this one password (e.g. CASSANDRA_READER_PASSWORD)")
     produce = sub.add_parser(
         "produce", help="generate logs into the topics (see `main.py produce --help`)", add_help=False
     )
@@ -314,7 +318,7 @@ def select_security_mode(args: argparse.Namespace) -> None:
             now, other = ("insecure", "secured") if insecure else ("secured", "insecure")
             raise LocalModeError(f"local mode runs {now}; stop it first (`python3 main.py down`) to start it {other}.")
         insecure = wanted
-    if args.command in ("up", "test"):
+    if args.command in ("up", "test", "secrets"):
         generated = ensure_secrets(local_dir_before_settings() / SECRETS_FILE_NAME)
         if generated:
             print(f"generated {len(generated)} passwords into .local/{SECRETS_FILE_NAME} (mode 0600)", flush=True)
@@ -322,6 +326,27 @@ def select_security_mode(args: argparse.Namespace) -> None:
         os.environ[SECURITY_ENV] = "off"
         if args.command in ("up", "status"):
             print(INSECURE_WARNING, file=sys.stderr, flush=True)
+
+
+def show_secrets(name: str | None) -> int:
+    """`main.py secrets`: the names (never the values) in the secrets file; `--show NAME` prints one value."""
+    from config.security import SECRETS_FILE_NAME, password_variables
+    from config.settings import local_dir_before_settings
+    from local.secrets import read_secrets
+
+    path = local_dir_before_settings() / SECRETS_FILE_NAME
+    values = read_secrets(path)
+    if name:
+        if name not in password_variables():
+            print(f"error: {name} is not one of {', '.join(password_variables())}", file=sys.stderr)
+            return 1
+        print(os.environ.get(name) or values[name])
+        return 0
+    print(f"{path} (mode {path.stat().st_mode & 0o777:o}):")
+    for variable in password_variables():
+        source = "environment" if os.environ.get(variable) else "file"
+        print(f"  {variable} ({source})")
+    return 0
 
 
 def select_cluster_mode(args: argparse.Namespace) -> None:
@@ -438,6 +463,8 @@ def run(args: argparse.Namespace) -> int:
                 choices = ", ".join(chaos.TARGETS)
                 raise LocalModeError(f"unknown chaos target {', '.join(unknown)}: choose from {choices}")
             return chaos.main(args.rounds, args.rate, targets, args.down, args.recover_timeout)
+        if args.command == "secrets":
+            return show_secrets(args.show)
         if args.command == "lock":
             from ops import lockfiles
 

@@ -179,6 +179,14 @@ def test_cqlsh_logs_in_as_the_reader_and_kafka_tools_as_the_admin(pipeline_ready
     assert topics.returncode == 0 and AUTH.topic in topics.stdout.split(), topics.stderr
 
 
+def test_the_secrets_command_names_passwords_and_shows_one_on_request(settings: Settings) -> None:
+    listed = main_py("secrets", env={})
+    assert listed.returncode == 0 and "CASSANDRA_READER_PASSWORD" in listed.stdout
+    assert not any(p in listed.stdout for p in settings.security.passwords.values())
+    shown = main_py("secrets", "--show", "CASSANDRA_READER_PASSWORD", env={})
+    assert shown.stdout.strip() == settings.security.cassandra("reader").password
+
+
 def test_secrets_and_files_holding_them_are_private(settings: Settings) -> None:
     conf = settings.local_dir / "conf"
     private = [settings.secrets_file, *conf.glob("*server.properties"), *conf.glob("*.credentials")]
