@@ -10,9 +10,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from config.security import CredentialMissing
 from config.settings import Settings, load_settings
-from database import dead_letters, roles
-from database.cassandra_connection import CassandraConnection, CassandraUnavailable
-from database.schema import KEYSPACE, apply_setup, render_setup
+from database import bootstrap, roles
+from database.cassandra_connection import CassandraUnavailable
 from kafka import access, schema_registry
 from kafka.topics import TopicSetupError, create_topics
 from local.kafka_tools import bin_dir
@@ -33,24 +32,11 @@ def run_setup(settings: Settings) -> None:
     granted = access.grant_pipeline(settings)
     if granted:
         print(f"kafka: {granted} ACLs (producer writes, job reads the three topics)")
-    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    client = SchemaRegistryClient(settings.registry_client("admin"))
     ids = schema_registry.register_all(client, settings.schema_registry_url, settings.registry_retry_s)
     for subject, schema_id in ids.items():
         print(f"schema {subject}: id {schema_id} ({schema_registry.COMPATIBILITY})")
-    with CassandraConnection.open(settings) as cassandra:
-        count = apply_setup(cassandra.session, settings)
-        moved = dead_letters.move_to_hourly(cassandra.session, dead_letters_statement(settings))
-        granted = roles.grant(cassandra.session, settings, KEYSPACE)
-    print(f"cassandra: {count} statements of cassandra/cassandra_setup.cql applied (keyspace user_logs)")
-    if granted:
-        print(f"cassandra: {granted} grants (job: {', '.join(roles.JOB_PERMISSIONS)}; reader: SELECT)")
-    if moved is not None:
-        print(f"cassandra: dead_letters moved to hourly partitions ({moved:,} rows kept)")
-
-
-def dead_letters_statement(settings: Settings) -> str:
-    table = f"{KEYSPACE}.{dead_letters.TABLE} ("
-    return next(s for s in render_setup(settings) if table in s)
+    print("\n".join(bootstrap.setup_keyspace(settings)))
 
 
 def setup() -> int:

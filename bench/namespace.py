@@ -107,13 +107,13 @@ def delete_topics(settings: Settings) -> None:
 
 
 def register_schemas(settings: Settings) -> None:
-    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    client = SchemaRegistryClient(settings.registry_client("admin"))
     register_all(client, settings.schema_registry_url, settings.registry_retry_s, streams(settings.topic_prefix))
 
 
 def delete_subjects(settings: Settings) -> None:
     """The namespace's subjects, every version, for good (soft-deleted first, as the API requires)."""
-    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    client = SchemaRegistryClient(settings.registry_client("admin"))
     present = set(client.get_subjects())
     for subject in (s.subject for s in streams(settings.topic_prefix)):
         if subject in present:

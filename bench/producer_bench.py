@@ -47,7 +47,7 @@ def generation_rate(count: int) -> float:
 
 def avro_serializer_rate(settings: Settings, events: list) -> float:
     """confluent-kafka's AvroSerializer, per record, as a producer written from its examples would use it."""
-    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    client = SchemaRegistryClient(settings.registry_client("admin"))
     serializers, contexts = {}, {}
     for stream in STREAMS:
         subject = stream.subject

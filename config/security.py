@@ -18,6 +18,17 @@ from dataclasses import dataclass, field
 SECURITY_ENV = "PIPELINE_SECURITY"
 SECRETS_FILE_NAME = "secrets.env"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
+PLAIN_MECHANISM = "PLAIN"
+TARGET_ENV = "PIPELINE_TARGET"  # which deployment: local mode or the Compose stack (config/settings.py)
+# The admin's Kafka login. Local mode writes its SCRAM credential when it formats the storage; the Compose
+# broker's image cannot, so there the admin is a static SASL/PLAIN user of the broker's own config (the
+# identity that creates the SCRAM users of everyone else).
+ADMIN_MECHANISM_ENV = "KAFKA_ADMIN_SASL_MECHANISM"
+ADMIN_MECHANISMS = {"local": SCRAM_MECHANISM, "compose": PLAIN_MECHANISM}
+# Whether clients log in to the schema registry (HTTP basic auth, as the Kafka user of their role): Compose's
+# Confluent registry asks for it; local mode's Apicurio authenticates only through OpenID Connect, so none.
+REGISTRY_AUTH_ENV = "SCHEMA_REGISTRY_AUTH"
+REGISTRY_AUTH_DEFAULTS = {"local": "none", "compose": "basic"}
 
 KAFKA_ROLES = ("admin", "producer", "job", "registry")
 CASSANDRA_ROLES = ("admin", "job", "reader")
@@ -65,6 +76,11 @@ class Security:
     enabled: bool
     usernames: dict[tuple[str, str], str]
     passwords: dict[str, str] = field(repr=False)
+    admin_mechanism: str = SCRAM_MECHANISM
+    registry_auth: bool = False
+
+    def kafka_mechanism(self, role: str) -> str:
+        return self.admin_mechanism if role == "admin" else SCRAM_MECHANISM
 
     def credential(self, engine: str, role: str) -> Credential:
         name = variable(engine, role, "PASSWORD")
@@ -90,23 +106,43 @@ class Security:
         return password
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: choose one of {', '.join(allowed)}")
+    return value
+
+
 def load_security() -> Security:
     """From the environment (settings.load_settings has loaded `.env` and the secrets file into it)."""
     enabled = os.environ.get(SECURITY_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+    target = os.environ.get(TARGET_ENV, "").strip() or "local"
+    target = target if target in ADMIN_MECHANISMS else "local"  # settings reports a bad target
+    admin_mechanism = _choice(ADMIN_MECHANISM_ENV, ADMIN_MECHANISMS[target], (SCRAM_MECHANISM, PLAIN_MECHANISM))
+    registry_auth = _choice(REGISTRY_AUTH_ENV, REGISTRY_AUTH_DEFAULTS[target], ("none", "basic"))
     usernames = {
         key: os.environ.get(variable(*key, "USERNAME"), "").strip() or default
         for key, default in DEFAULT_USERNAMES.items()
     }
     passwords = {name: os.environ[name] for name in password_variables() if os.environ.get(name)}
-    return Security(enabled=enabled, usernames=usernames, passwords=passwords)
-
-
-def scram_jaas(credential: Credential) -> str:
-    """The JAAS line a Java Kafka client (the registry, Spark, the CLI tools) logs in with."""
-    return (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{credential.username}" password="{credential.password}";'
+    return Security(
+        enabled=enabled,
+        usernames=usernames,
+        passwords=passwords,
+        admin_mechanism=admin_mechanism,
+        registry_auth=enabled and registry_auth == "basic",
     )
+
+
+LOGIN_MODULES = {
+    SCRAM_MECHANISM: "org.apache.kafka.common.security.scram.ScramLoginModule",
+    PLAIN_MECHANISM: "org.apache.kafka.common.security.plain.PlainLoginModule",
+}
+
+
+def kafka_jaas(credential: Credential, mechanism: str = SCRAM_MECHANISM) -> str:
+    """The JAAS line a Java Kafka client (the registry, Spark, the CLI tools) logs in with."""
+    return f'{LOGIN_MODULES[mechanism]} required username="{credential.username}" password="{credential.password}";'
 
 
 def librdkafka_auth(security: Security, role: str) -> dict[str, str]:
@@ -116,7 +152,7 @@ def librdkafka_auth(security: Security, role: str) -> dict[str, str]:
     credential = security.kafka(role)
     return {
         "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanism": SCRAM_MECHANISM,
+        "sasl.mechanism": security.kafka_mechanism(role),
         "sasl.username": credential.username,
         "sasl.password": credential.password,
     }
@@ -126,8 +162,26 @@ def java_kafka_auth(security: Security, role: str) -> dict[str, str]:
     """The same for Java clients (property names of the Kafka Java client)."""
     if not security.enabled:
         return {}
+    mechanism = security.kafka_mechanism(role)
     return {
         "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanism": SCRAM_MECHANISM,
-        "sasl.jaas.config": scram_jaas(security.kafka(role)),
+        "sasl.mechanism": mechanism,
+        "sasl.jaas.config": kafka_jaas(security.kafka(role), mechanism),
     }
+
+
+def registry_auth(security: Security, role: str) -> dict[str, str]:
+    """The registry client's (confluent-kafka SchemaRegistryClient) login: the role's Kafka user and password,
+    when the registry asks for one (SCHEMA_REGISTRY_AUTH=basic)."""
+    if not security.registry_auth:
+        return {}
+    credential = security.kafka(role)
+    return {"basic.auth.user.info": f"{credential.username}:{credential.password}"}
+
+
+def registry_http_auth(security: Security, role: str) -> tuple[str, str] | None:
+    """The same for a plain HTTP client (requests' `auth`)."""
+    if not security.registry_auth:
+        return None
+    credential = security.kafka(role)
+    return credential.username, credential.password

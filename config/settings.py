@@ -14,7 +14,15 @@ from urllib.parse import urlparse
 
 from dotenv import load_dotenv
 
-from config.security import SECRETS_FILE_NAME, Security, java_kafka_auth, librdkafka_auth, load_security
+from config.security import (
+    SECRETS_FILE_NAME,
+    Security,
+    java_kafka_auth,
+    librdkafka_auth,
+    load_security,
+    registry_auth,
+    registry_http_auth,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,6 +93,13 @@ def host_port(address: str, default_port: int) -> tuple[str, int]:
     if not host:
         return first, default_port
     return host, int(port)
+
+
+def _security() -> Security:
+    try:
+        return load_security()
+    except ValueError as exc:  # a setting out of its choices
+        raise SettingsError(str(exc)) from None
 
 
 def _registry_url() -> str:
@@ -241,6 +256,14 @@ class Settings:
         """The same for a Java client (Spark's Kafka source takes them with a `kafka.` prefix)."""
         return {"bootstrap.servers": self.kafka_bootstrap_servers, **java_kafka_auth(self.security, role)}
 
+    def registry_client(self, role: str) -> dict[str, str]:
+        """confluent-kafka SchemaRegistryClient settings: the registry's URL and, where it asks for one, the
+        role's login (Compose's registry; config/security.py)."""
+        return {"url": self.schema_registry_url, **registry_auth(self.security, role)}
+
+    def registry_http_auth(self, role: str) -> tuple[str, str] | None:
+        return registry_http_auth(self.security, role)
+
     @property
     def dashboard_url(self) -> str:
         return f"http://{self.dashboard_host}:{self.dashboard_port}"
@@ -341,7 +364,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         dashboard_links=os.environ.get("DASHBOARD_LINKS", ""),
         cluster=cluster,
         auth_alerts=_auth_alert_rules(),
-        security=load_security(),
+        security=_security(),
         topic_prefix=_matching("PIPELINE_TOPIC_PREFIX", "", _TOPIC_PREFIX, "letters, digits, '.', '_' or '-'"),
         cassandra_keyspace=_matching(
             "CASSANDRA_KEYSPACE", PIPELINE_KEYSPACE, _KEYSPACE_NAME, "a lower-case CQL name of at most 48 characters"

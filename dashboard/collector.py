@@ -97,7 +97,7 @@ class Collector:
         self.services = services
         self.streams = list(streams(settings.topic_prefix))
         self.history = History()
-        self.decoder = WireDecoder(self.settings.schema_registry_url, retry_s=2)
+        self.decoder = WireDecoder(self.settings.registry_client("admin"), retry_s=2)
         self.rows = sources.RowSampler(self.settings, self.decoder)
         self.cassandra: CassandraConnection | None = None
         self.latest: dict | None = None

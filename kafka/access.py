@@ -36,6 +36,10 @@ SPARK_GROUP_PREFIX = "spark-kafka-source-"
 REGISTRY_TOPIC_PREFIX = "kafkasql-"
 REGISTRY_EVENTS_TOPIC = "registry-events"
 REGISTRY_GROUP_PREFIX = "apicurio-"
+# Compose's Confluent Schema Registry: its store topic, and the group its instances elect a leader in (its
+# store reader's group is named after it too: `schema-registry-<host>-<port>`).
+CONFLUENT_REGISTRY_TOPIC = "_schemas"
+CONFLUENT_REGISTRY_GROUP_PREFIX = "schema-registry"
 
 
 class KafkaAccessError(RuntimeError):
@@ -102,6 +106,16 @@ def registry_acls(settings: Settings) -> list[AclBinding]:
     ]
 
 
+def confluent_registry_acls(settings: Settings) -> list[AclBinding]:
+    registry = settings.security.usernames[("kafka", "registry")]
+    group = (ResourceType.GROUP, CONFLUENT_REGISTRY_GROUP_PREFIX, ResourcePatternType.PREFIXED, registry)
+    return [
+        _allow(ResourceType.TOPIC, CONFLUENT_REGISTRY_TOPIC, ResourcePatternType.LITERAL, registry, AclOperation.ALL),
+        _allow(*group, AclOperation.READ),
+        _allow(*group, AclOperation.DESCRIBE),
+    ]
+
+
 def grant(settings: Settings, bindings: list[AclBinding]) -> int:
     """Create the bindings (creating an existing one changes nothing); returns how many."""
     if not settings.security.enabled or not bindings:
@@ -117,3 +131,34 @@ def grant_pipeline(settings: Settings) -> int:
 
 def grant_registry(settings: Settings) -> int:
     return grant(settings, registry_acls(settings))
+
+
+def main() -> int:
+    """`python -m kafka.access`, Compose's kafka-access-init: with the admin's login (the broker's static
+    PLAIN user there), create the SCRAM users of the producer, the job and the registry, and every ACL:
+    the pipeline's topics and the Confluent registry's store."""
+    import sys
+
+    from config.security import CredentialMissing
+    from config.settings import load_settings
+    from kafka.login import metadata_problem
+
+    settings = load_settings()
+    if not settings.security.enabled:
+        print("kafka: security is off (PIPELINE_SECURITY=off): no users or ACLs to create")
+        return 0
+    try:
+        problem, _ = metadata_problem(settings.kafka_client("admin"), "admin", TIMEOUT_S)
+        if problem:
+            raise KafkaAccessError(problem)
+        users = ensure_users(settings)
+        count = grant_pipeline(settings) + grant(settings, confluent_registry_acls(settings))
+    except (KafkaAccessError, CredentialMissing) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"kafka: users {', '.join(users)} (SCRAM-SHA-512); {count} ACLs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,8 +3,11 @@
 # min.insync.replicas from the environment (.env). Safe to run again: existing topics keep their partitions
 # and get the configured retention and min ISR.
 #
-#   Compose:     docker exec -it kafka bash kafka/create_topics.sh
+#   Compose:     docker compose run --rm topics-init   (logged in as the admin: docker/init/with-kafka-admin.sh)
 #   Local mode:  source .venv/bin/activate && bash kafka/create_topics.sh   (or: python3 main.py setup)
+#
+# The brokers are secured: the tools log in with the client config KAFKA_COMMAND_CONFIG names, if set (local
+# mode's launchers in .venv/bin add the admin's own when it is not).
 set -euo pipefail
 
 BOOTSTRAP="${KAFKA_BOOTSTRAP_SERVERS:-localhost:9092}"
@@ -24,16 +27,18 @@ find_tool() {
 }
 KAFKA_TOPICS="$(find_tool kafka-topics)"
 KAFKA_CONFIGS="$(find_tool kafka-configs)"
+LOGIN=()
+if [[ -n "${KAFKA_COMMAND_CONFIG:-}" ]]; then LOGIN=(--command-config "$KAFKA_COMMAND_CONFIG"); fi
 
 configs="retention.ms=${RETENTION_MS},min.insync.replicas=${MIN_INSYNC_REPLICAS},cleanup.policy=delete"
 for topic in "${TOPICS[@]}"; do
-  created="$("$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$topic" \
+  created="$("$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" "${LOGIN[@]}" --create --if-not-exists --topic "$topic" \
     --partitions "$PARTITIONS" --replication-factor "$REPLICATION_FACTOR" \
     --config "retention.ms=${RETENTION_MS}" --config "min.insync.replicas=${MIN_INSYNC_REPLICAS}" \
     --config cleanup.policy=delete)"
   if [[ "$created" != *"Created topic"* ]]; then
     # The topic was there already: apply the settings, which may have changed since it was created.
-    "$KAFKA_CONFIGS" --bootstrap-server "$BOOTSTRAP" --alter --entity-type topics --entity-name "$topic" \
+    "$KAFKA_CONFIGS" --bootstrap-server "$BOOTSTRAP" "${LOGIN[@]}" --alter --entity-type topics --entity-name "$topic" \
       --add-config "$configs" >/dev/null
   fi
   echo "topic ${topic}: partitions=${PARTITIONS} replication-factor=${REPLICATION_FACTOR} ${configs}"

@@ -148,7 +148,7 @@ class LogProducer:
         self.tally = DeliveryTally()
         self._stop = False
         self._check_broker()
-        client = SchemaRegistryClient({"url": self.registry_url})
+        client = SchemaRegistryClient(self._registry_settings())
         # The ids the registry returns for the contract's schemas: never assumed, a refusal names the field.
         ids = schema_registry.register_all(client, self.registry_url, settings.registry_retry_s, self.streams)
         self.encoders = {s.name: WireEncoder(s, ids[s.subject]) for s in self.streams}
@@ -205,13 +205,16 @@ class LogProducer:
                     return False
                 self.producer.poll(0.1)
 
+    def _registry_settings(self) -> dict[str, str]:
+        return {**self.settings.registry_client("producer"), "url": self.registry_url}
+
     def _later_version(self, later: LogStream) -> WireEncoder:
         """The encoder of a later schema version, registered (and compatibility-checked) when first met, under
         the subject of the topic this producer writes (events name the contract's)."""
         key = (later.name, later.schema_file)
         if key not in self.later_encoders:
             stream = dataclasses.replace(self.encoders[later.name].stream, schema_file=later.schema_file)
-            client = SchemaRegistryClient({"url": self.registry_url})
+            client = SchemaRegistryClient(self._registry_settings())
             schema_id = schema_registry.register(client, stream, self.registry_url, self.settings.registry_retry_s)
             log.info("%s: now writing %s (schema id %d)", stream.subject, stream.schema_file, schema_id)
             self.later_encoders[key] = WireEncoder(stream, schema_id)

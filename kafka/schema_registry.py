@@ -36,6 +36,10 @@ class RegistryUnavailable(RuntimeError):
     """The registry did not answer within the retry bound."""
 
 
+class RegistryLoginRefused(RegistryUnavailable):
+    """The registry asks for a login (Compose's) and refused the one sent."""
+
+
 class IncompatibleSchema(RuntimeError):
     """The registry refused a schema as incompatible; the message names the fields."""
 
@@ -48,6 +52,11 @@ def with_retry(call: Callable[[], T], what: str, url: str, retry_s: float) -> T:
         try:
             return call()
         except SchemaRegistryError as exc:
+            if exc.http_status_code == 401:
+                raise RegistryLoginRefused(
+                    f"schema registry at {url} refused the login while trying to {what}: its users are the Kafka "
+                    "users, check SCHEMA_REGISTRY_AUTH and the KAFKA_<ROLE>_PASSWORD of the client (docs/security.md)"
+                ) from None
             if exc.http_status_code is not None and exc.http_status_code < 500:
                 raise
             failure: Exception = exc
@@ -132,7 +141,7 @@ def main() -> int:
     from config.settings import load_settings
 
     settings = load_settings()
-    client = SchemaRegistryClient({"url": settings.schema_registry_url})
+    client = SchemaRegistryClient(settings.registry_client("admin"))
     try:
         for subject, schema_id in register_all(client, settings.schema_registry_url, settings.registry_retry_s).items():
             print(f"schema {subject}: id {schema_id} ({COMPATIBILITY})")

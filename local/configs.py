@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from config.security import SCRAM_MECHANISM, Security, scram_jaas
+from config.security import SCRAM_MECHANISM, Security, kafka_jaas
 from config.settings import Settings
 from local.paths import LocalPaths
 from local.topology import CassandraNode, KafkaNode, Topology, topology
@@ -65,7 +65,7 @@ def kafka_security_properties(security: Security) -> list[str]:
         "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,BROKER:SASL_PLAINTEXT",
         f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
         f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
-        f"listener.name.broker.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={scram_jaas(admin)}",
+        f"listener.name.broker.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={kafka_jaas(admin)}",
         "sasl.mechanism.controller.protocol=PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
         "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
@@ -130,6 +130,21 @@ def cassandra_auth_settings(security: Security) -> str:
     )
 
 
+def cassandra_durability_settings() -> str:
+    """What an acknowledged write survives. Compose's Cassandra gets the same lines (docker/cassandra/)."""
+    return (
+        # A write is acknowledged once its commit log section is synced (`group`: one sync every 5 ms for all
+        # writes waiting). With `periodic`, the default, replay after a kill -9 stops at the last sync marker, so
+        # writes acknowledged in the seconds before it were lost (a chaos round found 6 rows of a batch missing).
+        "commitlog_sync: group\n"
+        "commitlog_sync_group_window: 5ms\n"
+        # Writes wait in the mutation stage for the sync: enough threads so that many can wait.
+        "concurrent_writes: 128\n"
+        "disk_failure_policy: stop\n"
+        "commit_failure_policy: stop"
+    )
+
+
 def cassandra_rackdc_properties(settings: Settings) -> str:
     """GossipingPropertyFileSnitch's data center: the one clients ask for (CASSANDRA_LOCAL_DC)."""
     return f"dc={settings.cassandra_local_dc}\nrack=rack1\n"
@@ -160,20 +175,12 @@ commitlog_directory: {data_dir / "commitlog"}
 saved_caches_directory: {data_dir / "saved_caches"}
 hints_directory: {data_dir / "hints"}
 cdc_raw_directory: {data_dir / "cdc_raw"}
-# A write is acknowledged once its commit log section is synced (`group`: one sync every 5 ms for all writes
-# waiting). With `periodic`, the default, replay after a kill -9 stops at the last sync marker, so writes
-# acknowledged in the seconds before it were lost (a chaos round found 6 rows of a committed batch missing).
-# Writes wait in the mutation stage for the sync: concurrent_writes (below) is raised so enough can wait.
-commitlog_sync: group
-commitlog_sync_group_window: 5ms
+{cassandra_durability_settings()}
 commitlog_segment_size: 32MiB
 # The default cap is min(8 GiB, a quarter of the volume): segments a quiet table still holds are kept until
 # then (a 30-minute soak left 1.3 GB). At the cap Cassandra flushes the oldest tables and recycles segments.
 commitlog_total_space: 1024MiB
-disk_failure_policy: stop
-commit_failure_policy: stop
 concurrent_reads: 16
-concurrent_writes: 128
 concurrent_counter_writes: 16
 memtable_allocation_type: offheap_objects
 # Sized for an all-in-one box (the defaults scale with the heap and assume a dedicated node).

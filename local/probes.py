@@ -27,9 +27,9 @@ def kafka_node_ready(settings: Settings, bootstrap: str, node_id: int, timeout: 
     return None if node_id in metadata.brokers else f"node {node_id} not among the live brokers yet"
 
 
-def _http_ok(url: str, timeout: float) -> str | None:
+def _http_ok(url: str, timeout: float, auth: tuple[str, str] | None = None) -> str | None:
     try:
-        response = requests.get(url, timeout=timeout)
+        response = requests.get(url, auth=auth, timeout=timeout)
     except requests.RequestException as exc:
         return f"no answer: {exc.__class__.__name__}"
     return None if response.status_code == 200 else f"HTTP {response.status_code}"
@@ -37,7 +37,7 @@ def _http_ok(url: str, timeout: float) -> str | None:
 
 def registry_ready(settings: Settings, timeout: float = 3.0) -> str | None:
     """A GET on the Confluent-compatible API."""
-    return _http_ok(f"{settings.schema_registry_url}/subjects", timeout)
+    return _http_ok(f"{settings.schema_registry_url}/subjects", timeout, settings.registry_http_auth("admin"))
 
 
 def cassandra_node_ready(settings: Settings, host: str, min_peers: int = 0, timeout: float = 5.0) -> str | None:

@@ -262,7 +262,7 @@ def main(settings: Settings, args) -> int:
         if args.action == "show":
             stream, partition, offset = parse_record_id(args.record_id)
             letter = find(session, stream, partition, offset, today)
-            print(format_show(letter, WireDecoder(settings.schema_registry_url)))
+            print(format_show(letter, WireDecoder(settings.registry_client("admin"))))
             return 0
         if args.ids:
             positions = [parse_record_id(i) for i in args.ids]

@@ -130,7 +130,7 @@ def check_kafka(settings: Settings) -> Check:
 def check_registry(settings: Settings) -> Check:
     url = settings.schema_registry_url
     try:
-        response = requests.get(f"{url}/subjects", timeout=TIMEOUT_S)
+        response = requests.get(f"{url}/subjects", auth=settings.registry_http_auth("admin"), timeout=TIMEOUT_S)
     except requests.RequestException as exc:
         return failed(
             "registry", f"no answer from {url} ({exc.__class__.__name__})", "start it, or fix SCHEMA_REGISTRY_URL"
@@ -209,7 +209,8 @@ def registry_version(settings: Settings, compose: bool) -> str | None:
     base = f"{parsed.scheme}://{parsed.netloc}"
     path = "/v1/metadata/version" if compose else "/apis/registry/v3/system/info"
     try:
-        return requests.get(base + path, timeout=TIMEOUT_S).json().get("version")
+        auth = settings.registry_http_auth("admin")
+        return requests.get(base + path, auth=auth, timeout=TIMEOUT_S).json().get("version")
     except (requests.RequestException, ValueError, AttributeError):
         return None
 
@@ -293,7 +294,7 @@ def canonical(schema_text: str) -> str:
 
 def check_schemas(settings: Settings) -> Iterator[Check]:
     url = settings.schema_registry_url
-    client = SchemaRegistryClient({"url": url})
+    client = SchemaRegistryClient(settings.registry_client("admin"))
     for stream in STREAMS:
         name = f"schema {stream.subject}"
         try:

@@ -276,7 +276,7 @@ def reconcile_topics(
     if sum(span.records for span in spans) == 0:
         where = f"since {_utc(since_ms):%Y-%m-%d %H:%M:%S} UTC" if since_ms is not None else "at all"
         raise ReconcileError(f"no records in {', '.join(s.topic for s in streams)} {where}: nothing to reconcile")
-    decode = WireDecoder(settings.schema_registry_url)
+    decode = WireDecoder(settings.registry_client("admin"))
     rng = random.Random(seed)
     audits = []
     with CassandraConnection.open(settings, retry_s=10) as cassandra, tempfile.TemporaryDirectory() as folder:

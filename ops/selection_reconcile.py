@@ -63,7 +63,7 @@ def reconcile(
     streams: tuple[LogStream, ...] = STREAMS,
 ) -> Reconciliation:
     """Compare the selected records of each topic's [start, end) with the rows of its table."""
-    decode = WireDecoder(settings.schema_registry_url)
+    decode = WireDecoder(settings.registry_client("admin"))
     reports, positions = [], {}
     with CassandraConnection.open(settings) as cassandra:
         for stream in streams:

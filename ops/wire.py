@@ -43,9 +43,10 @@ class WireDecoder:
     """Confluent wire format -> dict, with each writer schema fetched from the registry once. A value that is
     not in the format, names an id the registry does not have, or does not decode, gives None."""
 
-    def __init__(self, registry_url: str, retry_s: float = 10) -> None:
-        self.url, self.retry_s = registry_url, retry_s
-        self.client = SchemaRegistryClient({"url": registry_url})
+    def __init__(self, registry: dict[str, str], retry_s: float = 10) -> None:
+        """`registry`: SchemaRegistryClient settings (Settings.registry_client)."""
+        self.url, self.retry_s = registry["url"], retry_s
+        self.client = SchemaRegistryClient(registry)
         self.schemas: dict[int, dict | None] = {}
 
     def schema(self, schema_id: int) -> dict | None:

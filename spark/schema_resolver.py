@@ -57,15 +57,15 @@ CACHED_LIST_RETRY_S = 2.0
 class SchemaResolver:
     def __init__(
         self,
-        registry_url: str,
+        registry: dict[str, str],
         retry_s: float,
         why_incompatible: Callable[[str, str], str | None],
         client: SchemaRegistryClient | None = None,
     ) -> None:
         """`why_incompatible(reader, writer)` says why a reader cannot read a writer (None if it can)."""
-        self.url = registry_url
+        self.url = registry["url"]
         self.retry_s = retry_s
-        self.client = client or SchemaRegistryClient({"url": registry_url})
+        self.client = client or SchemaRegistryClient(registry)
         self.why_incompatible = why_incompatible
         self._versions: dict[tuple[str, int], tuple[int, str]] = {}  # (subject, version) -> (id, schema)
         self._latest: dict[str, SubjectSchemas] = {}

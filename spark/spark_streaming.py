@@ -575,7 +575,7 @@ def write_status(
 def run(settings: Settings) -> int:
     spark = build_session(settings)
     spark.sparkContext.setLogLevel("WARN")
-    resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
+    resolver = SchemaResolver(settings.registry_client("job"), settings.registry_retry_s, avro_compatibility(spark))
     connection = CassandraConnection.open(settings, role="job")
     guard = ConnectorSessionGuard(spark, settings.cassandra_session_probe_s)
     sink = CassandraSink(connection, keyspace=settings.cassandra_keyspace, replace_session=guard.replace_session)

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from database import dead_letters
+from database.bootstrap import dead_letters_statement
 from database.cassandra_connection import build_cluster
-from pipeline_setup import dead_letters_statement
 
 DAILY_LAYOUT = """CREATE TABLE {ks}.dead_letters (
   topic text, day date, kafka_partition int, kafka_offset bigint, reason text, schema_id int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from config.security import (
     CredentialMissing,
@@ -11,6 +12,8 @@ from config.security import (
     librdkafka_auth,
     load_security,
     password_variables,
+    registry_auth,
+    registry_http_auth,
 )
 from local import configs
 from local.kafka_tools import cqlsh_launcher, launcher
@@ -44,6 +47,33 @@ def test_clients_log_in_with_scram_only_when_security_is_on() -> None:
     assert on["sasl.username"] == "pipeline-job"
     assert 'username="pipeline-job"' in java_kafka_auth(security(), "job")["sasl.jaas.config"]
     assert librdkafka_auth(security(enabled=False), "job") == {} == java_kafka_auth(security(False), "job")
+
+
+def test_compose_targets_log_the_admin_in_with_plain_and_the_registry_with_basic_auth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Compose's broker knows its admin as a static PLAIN user; its registry asks for the Kafka users' logins."""
+    for name in ("KAFKA_ADMIN_SASL_MECHANISM", "SCHEMA_REGISTRY_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIPELINE_TARGET", "compose")
+    loaded = load_security()
+    compose = Security(True, loaded.usernames, security().passwords, loaded.admin_mechanism, loaded.registry_auth)
+    assert librdkafka_auth(compose, "admin")["sasl.mechanism"] == "PLAIN"
+    assert java_kafka_auth(compose, "admin")["sasl.jaas.config"].startswith(
+        "org.apache.kafka.common.security.plain.PlainLoginModule required"
+    )
+    assert librdkafka_auth(compose, "producer")["sasl.mechanism"] == "SCRAM-SHA-512"
+    auth = registry_auth(compose, "job")
+    assert auth == {"basic.auth.user.info": f"pipeline-job:{SECRET}-KAFKA_JOB_PASSWORD"}
+    SchemaRegistryClient({"url": "http://127.0.0.1:1", **auth})  # the client accepts these settings
+    assert registry_http_auth(compose, "admin") == ("pipeline-admin", f"{SECRET}-KAFKA_ADMIN_PASSWORD")
+    monkeypatch.setenv("PIPELINE_TARGET", "local")
+    local = load_security()
+    assert (local.admin_mechanism, local.registry_auth) == ("SCRAM-SHA-512", False)
+    assert registry_auth(security(), "job") == {} and registry_http_auth(security(), "job") is None
+    monkeypatch.setenv("SCHEMA_REGISTRY_AUTH", "kerberos")
+    with pytest.raises(ValueError, match="SCHEMA_REGISTRY_AUTH='kerberos': choose one of none, basic"):
+        load_security()
 
 
 def test_brokers_deny_by_default_with_the_admin_and_controller_as_super_users() -> None:

@@ -60,7 +60,7 @@ def main(stream_name: str, topic: str, keyspace: str, control_dir: str) -> int:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     stream = dataclasses.replace(BY_NAME[stream_name], contract_topic=topic)
-    resolver = SchemaResolver(settings.schema_registry_url, settings.registry_retry_s, avro_compatibility(spark))
+    resolver = SchemaResolver(settings.registry_client("job"), settings.registry_retry_s, avro_compatibility(spark))
     connection = CassandraConnection.open(settings)
     writer = TopicBatchWriter(stream, resolver, CassandraSink(connection, keyspace=keyspace), Observer(spark))
     print("READY", flush=True)

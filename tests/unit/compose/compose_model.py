@@ -13,6 +13,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 from dotenv import dotenv_values
 
+from config.security import password_variables
+
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "docker-compose.yml"
 CLUSTER = ROOT / "docker-compose.cluster.yml"
@@ -31,6 +33,8 @@ _VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*)
 class Reference:
     name: str
     has_default: bool
+    required: bool = False  # ${NAME:?message}: Compose stops with the message when NAME is unset or empty
+    message: str = ""
 
 
 def references(text: str) -> list[Reference]:
@@ -39,13 +43,24 @@ def references(text: str) -> list[Reference]:
     for match in _VARIABLE.finditer(text):
         name = match.group("braced") or match.group("bare")
         if name:
-            found.append(Reference(name, (match.group("op") or "").endswith("-")))
+            op = match.group("op") or ""
+            found.append(Reference(name, op.endswith("-"), op == ":?", match.group("arg") or ""))
     return found
 
 
 @cache
 def env_file() -> dict[str, str]:
     return {k: v for k, v in dotenv_values(ENV_FILE).items() if v is not None}
+
+
+# What `python3 main.py secrets` writes into .local/secrets.env, with made-up values: Compose reads that file
+# next to .env (COMPOSE_ENV_FILES), and the files require every password from it.
+SECRETS = {name: f"made-up-{name.lower().replace('_', '-')}" for name in password_variables()}
+
+
+def compose_env() -> dict[str, str]:
+    """The variables Compose interpolates from: .env and the secrets file."""
+    return {**env_file(), **SECRETS}
 
 
 @cache
@@ -95,7 +110,7 @@ def raw(path: Path) -> dict:
 
 
 def load(path: Path) -> dict:
-    return interpolate(raw(path), env_file())
+    return interpolate(raw(path), compose_env())
 
 
 _MERGED_LISTS = {"ports", "profiles", "expose"}

@@ -21,6 +21,7 @@ from tests.unit.compose.compose_model import (
     references,
     settings_names,
 )
+from tests.unit.compose.compose_model import SECRETS as SECRET_VALUES
 
 PIPELINE_SERVICES = ("producer", "schemas-init", "spark-driver", "dashboard")
 # The dashboard's own settings: set in its container only (checked below).
@@ -43,6 +44,7 @@ ENGINE_SIZING = {
 # checks them against .env.cluster).
 TOPOLOGY = {"SPARK_WORKER_INSTANCES"}
 SECRETS = set(password_variables())
+SECRETS_HINT = "run python3 main.py secrets; then export COMPOSE_ENV_FILES=.env,.local/secrets.env"
 TOPIC_SCRIPT_VARIABLES = (
     "KAFKA_BOOTSTRAP_SERVERS",
     "KAFKA_TOPIC_PARTITIONS",
@@ -56,7 +58,7 @@ TOPIC_SCRIPT_VARIABLES = (
 def test_every_variable_resolves_from_env_file(path) -> None:
     values = env_file()
     unresolved = {r.name for r in references(path.read_text()) if not r.has_default and r.name not in values}
-    assert unresolved == set()
+    assert unresolved <= SECRETS, "only the passwords come from elsewhere (the secrets file)"
 
 
 def test_the_exemptions_are_still_settings() -> None:
@@ -94,13 +96,35 @@ def test_engine_sizes_come_from_the_same_settings() -> None:
             assert f"${{{name}}}" in value, f"{service}.{variable} = {value!r} should use {name}"
 
 
-def test_credentials_are_passed_through_never_written() -> None:
+def test_passwords_come_only_from_the_secrets_file_and_are_required() -> None:
+    """Never written into a Compose file or .env, never defaulted: a missing one stops Compose with the hint."""
     for path in COMPOSE_FILES:
         for ref in references(path.read_text()):
             if ref.name in SECRETS:
-                assert ref.has_default, f"{ref.name} must default to empty, not be required in .env"
+                assert ref.required and ref.message == SECRETS_HINT, f"{path.name}: ${{{ref.name}}}"
         assert "PASSWORD=" not in path.read_text()
     assert not SECRETS & set(env_file())
+
+
+def test_each_container_gets_only_its_roles_passwords() -> None:
+    """Least privilege: the producer cannot read, the job cannot administer, the engines see their own."""
+    services = projects()["single-node"]["services"]
+
+    def passwords(service: str) -> set[str]:
+        environment = services[service].get("environment", {})
+        text = " ".join(str(v) for v in environment.values())
+        return {name for name in SECRETS if name in environment or SECRET_VALUES[name] in text}
+
+    assert passwords("producer") == {"KAFKA_PRODUCER_PASSWORD"}
+    assert passwords("spark-driver") == {"KAFKA_JOB_PASSWORD", "CASSANDRA_JOB_PASSWORD"}
+    assert passwords("broker") == {"KAFKA_ADMIN_PASSWORD", "KAFKA_CONTROLLER_PASSWORD"}
+    assert passwords("cassandra") == {"CASSANDRA_ADMIN_PASSWORD"}
+    assert passwords("schemas-init") == {"KAFKA_ADMIN_PASSWORD"}
+    assert passwords("cassandra-init") == {f"CASSANDRA_{r}_PASSWORD" for r in ("ADMIN", "JOB", "READER")}
+    assert passwords("kafka-access-init") == {f"KAFKA_{r}_PASSWORD" for r in ("ADMIN", "PRODUCER", "JOB", "REGISTRY")}
+    assert passwords("schema-registry") == {f"KAFKA_{r}_PASSWORD" for r in ("ADMIN", "PRODUCER", "JOB", "REGISTRY")}
+    for engine in ("spark-master", "spark-worker", "pipeline-prometheus"):
+        assert passwords(engine) == set(), engine
 
 
 @pytest.fixture(params=list(STACKS))

@@ -192,45 +192,6 @@ def test_connector_jars_skip_what_spark_ships(tmp_path: Path) -> None:
     assert not (spark_jars / "scala-library-2.12.19.jar").exists()
 
 
-def test_cassandra_init_applies_the_setup_with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """docker/init/cassandra-schema.sh renders cassandra/cassandra_setup.cql exactly as `main.py setup` does
-    (database/schema.py), then hands it to cqlsh (a stand-in here that records what it got)."""
-    from config.settings import load_settings
-    from database.schema import render_setup
-
-    (tmp_path / "cassandra").mkdir()
-    (tmp_path / "cassandra" / "cassandra_setup.cql").write_text(
-        (ROOT / "cassandra" / "cassandra_setup.cql").read_text()
-    )
-    bin_dir, log = tmp_path / "bin", tmp_path / "cqlsh.log"
-    bin_dir.mkdir()
-    fake = bin_dir / "cqlsh"
-    fake.write_text(
-        '#!/bin/sh\necho "ARGS $*" >> "$LOG"\n'
-        'while [ $# -gt 0 ]; do if [ "$1" = -f ]; then cat "$2" >> "$LOG"; fi; shift; done\n'
-    )
-    fake.chmod(0o755)
-    env = {
-        "CASSANDRA_HOST": "cassandra,cassandra-2",
-        "CASSANDRA_PORT": "9042",
-        "CASSANDRA_LOCAL_DC": "dc-x",
-        "CASSANDRA_REPLICATION_FACTOR": "3",
-        "CASSANDRA_DEFAULT_TTL_S": "86400",
-    }
-    fake_path = {"LOG": str(log), "PATH": f"{bin_dir}:/usr/bin:/bin"}
-    run_script("docker/init/cassandra-schema.sh", [], tmp_path, {**env, **fake_path})
-    text = log.read_text()
-    args = [line for line in text.splitlines() if line.startswith("ARGS")]
-    assert all(line.startswith("ARGS cassandra 9042 ") for line in args) and len(args) == 2
-    assert "ALTER KEYSPACE user_logs WITH replication = {'class': 'NetworkTopologyStrategy', 'dc-x': 3}" in args[1]
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    sent = "\n".join(line for line in text.splitlines() if not line.startswith("ARGS"))
-    cql = "\n".join(line for line in sent.splitlines() if not line.lstrip().startswith("--"))
-    statements = [" ".join(s.split()) for s in cql.split(";") if s.strip()]
-    assert statements == render_setup(load_settings(env_file=tmp_path / "no.env"))
-
-
 def test_control_center_config_is_seeded_once(tmp_path: Path) -> None:
     config, image = tmp_path / "config", tmp_path / "image-etc"
     config.mkdir()

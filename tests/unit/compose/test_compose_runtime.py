@@ -181,10 +181,10 @@ def test_broker_advertises_the_host_listener_it_publishes(project) -> None:
         if "KAFKA_ADVERTISED_LISTENERS" not in env:
             continue
         advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
-        host, port = advertised["PLAINTEXT_HOST"].split(":")
+        host, port = advertised["HOST"].split(":")
         assert host == "localhost" and int(port) in [p for pub in ports(svc) for p in pub.host_ports], name
-        assert advertised["PLAINTEXT"] == f"{svc['hostname']}:29092", name
-        assert f"PLAINTEXT_HOST://0.0.0.0:{port}" in env["KAFKA_LISTENERS"], name
+        assert advertised["BROKER"] == f"{svc['hostname']}:29092", name
+        assert f"HOST://0.0.0.0:{port}" in env["KAFKA_LISTENERS"], name
 
 
 def in_repo(service: dict, container_path: str) -> Path | None:

@@ -37,7 +37,7 @@ def listed(schemas: SubjectSchemas, listed_now: bool) -> SubjectSchemas:
 
 def test_an_id_the_registry_does_not_know_is_confirmed_unknown(registry) -> None:
     registry.register_schema(SESSION.subject, Schema(SESSION.schema_str, "AVRO"))
-    resolver = SchemaResolver("mock", 1, always_compatible, client=registry)
+    resolver = SchemaResolver({"url": "mock"}, 1, always_compatible, client=registry)
     schemas = resolver.for_batch(SESSION)
     resolver.confirm_unknown(SESSION, [4242], schemas)  # returns: its records are dead letters
 
@@ -45,7 +45,7 @@ def test_an_id_the_registry_does_not_know_is_confirmed_unknown(registry) -> None
 def test_an_existing_id_with_a_stale_listing_fails_the_batch(registry) -> None:
     registry.register_schema(SESSION.subject, Schema(SESSION.schema_str, "AVRO"))
     other = registry.register_schema(AUTH.subject, Schema(AUTH.schema_str, "AVRO"))
-    resolver = SchemaResolver("mock", 1, always_compatible, client=registry)
+    resolver = SchemaResolver({"url": "mock"}, 1, always_compatible, client=registry)
     schemas = resolver.for_batch(SESSION)
     resolver.confirm_unknown(SESSION, [other], schemas)  # listed now: another subject's id is a dead letter
     with pytest.raises(SchemaNotConfirmed, match=f"schema id {other} exists"):
@@ -54,7 +54,7 @@ def test_an_existing_id_with_a_stale_listing_fails_the_batch(registry) -> None:
 
 def test_an_unreachable_registry_fails_the_batch_instead_of_dead_lettering() -> None:
     url = closed_port_url()
-    resolver = SchemaResolver(url, 1, always_compatible, client=SchemaRegistryClient({"url": url}))
+    resolver = SchemaResolver({"url": url}, 1, always_compatible, client=SchemaRegistryClient({"url": url}))
     schemas = SubjectSchemas(SESSION.schema_str, SESSION.schema["fields"], {1: SESSION.schema_str})
     with pytest.raises(RegistryUnavailable, match="look up schema id 7"):
         resolver.confirm_unknown(SESSION, [7], schemas)
@@ -62,7 +62,7 @@ def test_an_unreachable_registry_fails_the_batch_instead_of_dead_lettering() -> 
 
 def test_cached_versions_are_marked_unlisted_while_the_registry_is_away(registry) -> None:
     registry.register_schema(SESSION.subject, Schema(SESSION.schema_str, "AVRO"))
-    resolver = SchemaResolver("mock", 1, always_compatible, client=registry)
+    resolver = SchemaResolver({"url": "mock"}, 1, always_compatible, client=registry)
     first = resolver.for_batch(SESSION)
     assert first.listed
     url = closed_port_url()
