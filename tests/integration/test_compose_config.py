@@ -14,13 +14,19 @@ import pytest
 
 from config.settings import PROJECT_ROOT, load_settings
 from local import compose_cli
-from tests.unit.compose.compose_model import BASE, STACKS, active_services, stack
+from tests.unit.compose.compose_model import BASE, SECRETS, STACKS, active_services, stack
 
 
 @pytest.fixture(scope="module")
-def compose() -> tuple[list[str], dict[str, str]]:
+def compose(tmp_path_factory) -> tuple[list[str], dict[str, str]]:
+    """Compose as docs/compose.md runs it: reading .env and a secrets file (here with the model's made-up
+    passwords, never the real ones) through COMPOSE_ENV_FILES."""
     docker_config = compose_cli.build(load_settings().local_dir, compose_cli.compose_version())
-    return compose_cli.compose_command(docker_config)
+    command, env = compose_cli.compose_command(docker_config)
+    secrets = tmp_path_factory.mktemp("compose") / "secrets.env"
+    secrets.write_text("".join(f"{name}={value}\n" for name, value in SECRETS.items()))
+    env = {k: v for k, v in env.items() if k not in SECRETS}
+    return command, {**env, "COMPOSE_ENV_FILES": f"{PROJECT_ROOT / '.env'},{secrets}"}
 
 
 def run_compose(compose, files: tuple[Path, ...], *args: str) -> subprocess.CompletedProcess:
@@ -29,6 +35,16 @@ def run_compose(compose, files: tuple[Path, ...], *args: str) -> subprocess.Comp
     return subprocess.run(
         [*command, *file_args, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_compose_without_the_secrets_file_stops_and_says_what_to_do(compose, name: str) -> None:
+    command, env = compose
+    without = (command, {k: v for k, v in env.items() if k != "COMPOSE_ENV_FILES"})
+    done = run_compose(without, STACKS[name], "config", "--quiet")
+    assert done.returncode != 0
+    assert "required variable" in done.stderr and "_PASSWORD is missing a value" in done.stderr
+    assert "run python3 main.py secrets; then export COMPOSE_ENV_FILES=.env,.local/secrets.env" in done.stderr
 
 
 def test_the_built_compose_is_the_pinned_version(compose) -> None:

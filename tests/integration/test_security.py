@@ -194,3 +194,18 @@ def test_secrets_and_files_holding_them_are_private(settings: Settings) -> None:
     for path in private:
         assert path.exists(), path
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
+def test_compose_cassandra_init_runs_the_same_bootstrap_again_safely(pipeline_ready: Settings) -> None:
+    """`python -m database.bootstrap` (Compose's cassandra-init) on an already secured node: roles kept, the
+    setup and grants applied again; the reader still logs in and still may not write."""
+    done = subprocess.run(
+        [sys.executable, "-m", "database.bootstrap"], capture_output=True, text=True, timeout=180, cwd=PROJECT_ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cassandra: roles pipeline_admin, pipeline_job, pipeline_reader" in done.stdout
+    assert "statements of cassandra/cassandra_setup.cql applied" in done.stdout and "grants" in done.stdout
+    with CassandraConnection.open(pipeline_ready, role="reader", retry_s=10) as reader:
+        reader.session.execute("SELECT count(*) FROM user_logs.auth_alerts")
+        with pytest.raises(Unauthorized):
+            reader.session.execute("TRUNCATE user_logs.auth_alerts")
