@@ -82,9 +82,10 @@ def measure(
     pacer=None,
 ) -> dict:
     recorder = Recorder(seed)
-    producer = LogProducer(settings)
     started = time.time()
-    tally = producer.run(recorder.events(), rate=rate, count=count, duration_s=duration_s, progress=False, pacer=pacer)
+    with LogProducer(settings) as producer:
+        events = recorder.events()
+        tally = producer.run(events, rate=rate, count=count, duration_s=duration_s, progress=False, pacer=pacer)
     produced_s = time.time() - started
     assert tally.all_delivered, "not every event was acknowledged by Kafka"
     expected = {s.name: tally.acked[s.topic] for s in streams(settings.topic_prefix)}

@@ -66,6 +66,7 @@ def trial(settings: Settings, rate: float, duration_s: float, seed: int) -> dict
         if sample is not None:
             samples.append((round(time.monotonic() - started, 1), sample[0]))
     sending.join(timeout=60)
+    producer.close()
     last = total_lag(settings)
     elapsed = time.monotonic() - started
     tally = outcome.get("tally")

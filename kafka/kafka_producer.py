@@ -282,6 +282,18 @@ class LogProducer:
             self.flush()
         return self.tally
 
+    def close(self) -> None:
+        """Flush, then shut the client down: a producer left to the garbage collector keeps its connections
+        (and retries its login against a broker that has since changed)."""
+        self.flush()
+        self.producer.close()
+
+    def __enter__(self) -> LogProducer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def flush(self) -> int:
         """Wait for every in-flight record's outcome (bounded by message.timeout.ms); returns how many remain."""
         remaining = self.producer.flush(self.settings.producer_message_timeout_ms / 1000 + 5)

@@ -95,8 +95,8 @@ def seeded_events(seed: int, sessions: int):
 
 def test_produced_events_arrive_exactly_field_by_field(settings, topics) -> None:
     before = {s.topic: end_offsets(settings, s.topic) for s in STREAMS}
-    producer = LogProducer(settings)
-    tally = producer.run(seeded_events(seed=2024, sessions=300), rate=0, progress=False)
+    with LogProducer(settings) as producer:  # closed at the end: nothing left connected
+        tally = producer.run(seeded_events(seed=2024, sessions=300), rate=0, progress=False)
     assert tally.all_delivered and tally.total_failed == 0
 
     expected: dict[str, list[tuple[str, dict]]] = defaultdict(list)
