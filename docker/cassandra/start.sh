@@ -20,4 +20,14 @@ awk -v keys="$keys" '
 { cat "$edited"; echo "# The pipeline's settings (docker/cassandra/pipeline.yaml)"; cat "$overrides"; } > "$conf"
 rm -f "$edited"
 
+# `docker exec -it cassandra cqlsh` (run as root) logs in as the admin: cqlsh reads ~/.cassandra/credentials.
+if [[ -n "${CASSANDRA_ADMIN_PASSWORD:-}" ]]; then
+  mkdir -p "${HOME:-/root}/.cassandra"
+  (
+    umask 077
+    printf '[plain_text_auth]\nusername = %s\npassword = %s\n' "${CASSANDRA_ADMIN_USERNAME:-pipeline_admin}" \
+      "$CASSANDRA_ADMIN_PASSWORD" > "${HOME:-/root}/.cassandra/credentials"
+  )
+fi
+
 exec "${CASSANDRA_ENTRYPOINT:-docker-entrypoint.sh}" cassandra -f

@@ -23,7 +23,7 @@ from tests.unit.compose.compose_model import (
 )
 from tests.unit.compose.compose_model import SECRETS as SECRET_VALUES
 
-PIPELINE_SERVICES = ("producer", "schemas-init", "spark-driver", "dashboard")
+PIPELINE_SERVICES = ("producer", "schemas-init", "spark-driver", "dashboard", "kafka-access-init", "cassandra-init")
 # The dashboard's own settings: set in its container only (checked below).
 DASHBOARD_ONLY = {"DASHBOARD_HOST", "DASHBOARD_PORT", "DASHBOARD_REFRESH_S", "DASHBOARD_LINKS"}
 # Read by settings.py for local mode only: Compose's engines use fixed in-network ports and their own tools.
@@ -150,6 +150,8 @@ def test_settings_inside_containers(project, service, monkeypatch: pytest.Monkey
     assert s.local_dir.is_absolute()
     dc = project["services"]["cassandra"]["environment"]["CASSANDRA_DC"]
     assert s.cassandra_local_dc == dc, "clients must ask for the data center the nodes are in"
+    assert s.security.enabled and s.security.admin_mechanism == "PLAIN", "the broker's admin is a PLAIN user"
+    assert s.security.registry_auth, "Confluent's registry asks for basic auth"
 
 
 def test_job_state_lives_on_writable_paths() -> None:

@@ -137,11 +137,13 @@ def run_imports(dockerfile: Path, tmp_path: Path, statements: str) -> subprocess
 
 
 def test_producer_image_has_what_its_commands_import(tmp_path: Path) -> None:
-    """`python3 main.py produce`, `python3 -m kafka.schema_registry` and the healthcheck, in the image."""
+    """`python3 main.py produce`, the setup steps' modules and the healthcheck, in the image; cassandra-init's
+    reads cassandra/cassandra_setup.cql from it."""
     done = run_imports(
         ROOT / "docker" / "producer" / "Dockerfile",
         tmp_path,
-        "import main, kafka.kafka_producer, kafka.schema_registry, runpy\n"
+        "import main, kafka.kafka_producer, kafka.schema_registry, kafka.access, database.bootstrap, runpy\n"
+        "from database.schema import SETUP_CQL; assert SETUP_CQL.is_file(), SETUP_CQL\n"
         "from local import platform, errors, services\n"
         "runpy.run_path('../usr/local/bin/producer-healthcheck', run_name='check')\n"
         "main.parse_args(['produce', '--rate', '1'])",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import stat
 import subprocess
 import threading
 from pathlib import Path
@@ -75,7 +76,8 @@ def test_compose_cassandra_settings_are_local_modes() -> None:
 def test_cassandra_start_sets_them_in_the_images_yaml_once(tmp_path: Path) -> None:
     (tmp_path / "cassandra.yaml").write_text(IMAGE_YAML)
     entrypoint = executable(tmp_path / "entrypoint", '#!/bin/sh\necho "$@" > "$CASSANDRA_CONF/started"\n')
-    env = {"CASSANDRA_CONF": str(tmp_path), "CASSANDRA_ENTRYPOINT": str(entrypoint)}
+    env = {"CASSANDRA_CONF": str(tmp_path), "CASSANDRA_ENTRYPOINT": str(entrypoint), "HOME": str(tmp_path)}
+    env |= {"CASSANDRA_ADMIN_USERNAME": "the_admin", "CASSANDRA_ADMIN_PASSWORD": SECRETS["CASSANDRA_ADMIN_PASSWORD"]}
     for _ in range(2):  # a restarted container runs it on the edited file
         done = run(["bash", "docker/cassandra/start.sh"], env)
         assert done.returncode == 0, done.stderr
@@ -86,6 +88,11 @@ def test_cassandra_start_sets_them_in_the_images_yaml_once(tmp_path: Path) -> No
     assert config["seed_provider"][0]["parameters"] == [{"seeds": "127.0.0.1:7000"}]
     assert config["cluster_name"] == "Test Cluster" and config["endpoint_snitch"] == "SimpleSnitch"
     assert (tmp_path / "started").read_text().split() == ["cassandra", "-f"]
+    credentials = tmp_path / ".cassandra" / "credentials"  # what `docker exec -it cassandra cqlsh` logs in with
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    assert credentials.read_text() == (
+        f"[plain_text_auth]\nusername = the_admin\npassword = {SECRETS['CASSANDRA_ADMIN_PASSWORD']}\n"
+    )
 
 
 def test_broker_security_is_the_same_in_every_file_and_node() -> None:
