@@ -13,7 +13,7 @@ timeout_s="${4:-5}"
 exec 3<>"/dev/tcp/${host}/${port}"
 login=""
 if [[ -n "${KAFKA_ADMIN_PASSWORD:-}" ]]; then
-  login="Authorization: Basic $(printf '%s:%s' "${KAFKA_ADMIN_USERNAME}" "${KAFKA_ADMIN_PASSWORD}" | base64 | tr -d '\n')\r\n"
+  login="Authorization: Basic $(printf '%s:%s' "${KAFKA_ADMIN_USERNAME:-pipeline-admin}" "${KAFKA_ADMIN_PASSWORD}" | base64 | tr -d '\n')\r\n"
 fi
 printf "GET %s HTTP/1.0\r\nHost: %s\r\n${login}Connection: close\r\n\r\n" "$path" "$host" >&3
 status_line="$(timeout "$timeout_s" head -n 1 <&3)" || true

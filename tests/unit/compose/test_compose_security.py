@@ -217,3 +217,5 @@ def test_http_healthcheck_logs_in_where_the_container_has_the_admins_login(regis
     assert run(command, login).returncode == 0
     refused = run(command, {})
     assert refused.returncode == 1 and "401" in refused.stderr
+    default_name = run(command, {"KAFKA_ADMIN_PASSWORD": SECRETS["KAFKA_ADMIN_PASSWORD"]})  # username unset
+    assert default_name.returncode == 1 and "401" in default_name.stderr, default_name.stderr
