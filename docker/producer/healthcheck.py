@@ -12,31 +12,24 @@ import json
 import sys
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
 from config.settings import load_settings
 from kafka.contract import STREAMS
+from kafka.offsets import topic_end_offsets
 
 LAST_SEEN = Path("/tmp/producer-healthcheck.json")
-TIMEOUT_S = 5
 
 
-def end_offsets_total(bootstrap: str) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "producer-healthcheck"})
-    try:
-        topics = consumer.list_topics(timeout=TIMEOUT_S).topics
-        total = 0
-        for stream in STREAMS:
-            for partition in topics[stream.topic].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(stream.topic, partition), timeout=TIMEOUT_S)
-                total += high
-        return total
-    finally:
-        consumer.close()
+def end_offsets_total(client: dict) -> int | None:
+    """`client`: the producer's own login (its user may DESCRIBE the topics, which reading end offsets needs)."""
+    offsets = topic_end_offsets(client, [stream.topic for stream in STREAMS])
+    return None if offsets is None else sum(sum(partitions.values()) for partitions in offsets.values())
 
 
 def main() -> int:
-    total = end_offsets_total(load_settings().kafka_bootstrap_servers)
+    total = end_offsets_total(load_settings().kafka_client("producer"))
+    if total is None:
+        print("Kafka did not answer the producer's user")
+        return 1
     previous = json.loads(LAST_SEEN.read_text())["total"] if LAST_SEEN.exists() else -1
     LAST_SEEN.write_text(json.dumps({"total": total}))
     if total <= previous:

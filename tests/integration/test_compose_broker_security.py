@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import socket
 import subprocess
 import sys
@@ -188,3 +189,10 @@ def test_a_client_without_a_login_or_with_a_wrong_one_is_refused(broker: dict) -
         admin.list_topics(timeout=5)
     admin.poll(0.5)
     assert any(e.code() == KafkaError._AUTHENTICATION for e in wrong)
+
+
+def test_the_producer_containers_healthcheck_reads_end_offsets_as_the_producer(broker: dict) -> None:
+    """docker/producer/healthcheck.py logs in as the producer, whose DESCRIBE on the topics is all it needs."""
+    check = runpy.run_path(str(PROJECT_ROOT / "docker" / "producer" / "healthcheck.py"), run_name="check")
+    assert check["end_offsets_total"](client(broker, "producer")) >= 1  # the event of the test above
+    assert check["end_offsets_total"]({**client(broker, None), "bootstrap.servers": broker["host"]}) is None
